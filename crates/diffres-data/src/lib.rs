@@ -1,0 +1,338 @@
+//! # diffres-data
+//!
+//! Dataset discovery for the `diffres` toolkit: file lists, labels and train/val/test splits for
+//! the common audio-classification layouts, plus a seeded synthetic sound-event dataset
+//! ([`synth`]) whose classes include pairs that differ only in fine timing (the situation where
+//! DiffRes' learned temporal resolution should beat uniform pooling).
+//!
+//! No audio is decoded here: a [`Dataset`] is a list of [`Clip`]s (path, class indices, split).
+//!
+//! Supported layouts ([`Format`], auto-detected by [`load_dataset`] in this order):
+//!
+//! | format | layout | split |
+//! |---|---|---|
+//! | [`Format::Esc50`] | `meta/esc50.csv` + `audio/` | test = fold K (default 1); val = seeded stratified `val_fraction` of the other folds |
+//! | [`Format::SpeechCommands`] | one folder per word; `validation_list.txt`, `testing_list.txt`, `_background_noise_` | the lists, else TensorFlow's hash-of-speaker rule ([`speech_commands_which_set`]) |
+//! | [`Format::Csv`] | a `.csv` file, or a folder with `manifest.csv` (or exactly one `*.csv`) | `split` column, else seeded stratified |
+//! | [`Format::Fsdd`] | `{digit}_{speaker}_{index}.(wav\|flac)` in one folder | index 0-4 test, 5-49 train; val = seeded stratified `val_fraction` of train |
+//! | [`Format::Folders`] | one subfolder per class | seeded stratified `val_fraction` / `test_fraction` |
+//!
+//! ```no_run
+//! use diffres_data::{load_dataset, LoadOptions, Split};
+//! use std::path::Path;
+//!
+//! let ds = load_dataset(Path::new("data/speech_commands"), &LoadOptions::default())?;
+//! println!("{}", ds.summary());
+//! for clip in ds.split(Split::Train) {
+//!     println!("{} -> {:?}", clip.path.display(), clip.labels);
+//! }
+//! # Ok::<(), diffres_data::DataError>(())
+//! ```
+//!
+//! A synthetic dataset that loads with the same API:
+//!
+//! ```no_run
+//! use diffres_data::{load_dataset, synth, LoadOptions};
+//! let cfg = synth::SynthConfig { clips_per_class: 100, ..Default::default() };
+//! let manifest = synth::write_dataset(std::path::Path::new("/tmp/synth"), &cfg)?;
+//! let ds = load_dataset(&manifest, &LoadOptions::default())?;
+//! assert_eq!(ds.classes.len(), synth::class_names().len());
+//! # Ok::<(), diffres_data::DataError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod loaders;
+pub mod synth;
+mod util;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{DataError, Result};
+pub use loaders::{
+    detect_format, esc50_cross_validation, esc50_folds, speech_commands_percentage,
+    speech_commands_which_set,
+};
+pub use util::{
+    derive_seed, is_audio_file, split_counts, stratified_split, AUDIO_EXTENSIONS,
+};
+
+/// A dataset partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Split {
+    /// Training set.
+    Train,
+    /// Validation set (model selection).
+    Val,
+    /// Held-out test set.
+    Test,
+}
+
+impl Split {
+    /// All splits in order train, val, test.
+    pub const ALL: [Split; 3] = [Split::Train, Split::Val, Split::Test];
+
+    /// Lower-case name: `train`, `val` or `test`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Split {
+    type Err = DataError;
+    /// Case-insensitive; accepts `train`/`training`, `val`/`validation`/`valid`/`dev`/`eval`,
+    /// `test`/`testing`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "train" | "training" => Ok(Split::Train),
+            "val" | "validation" | "valid" | "dev" | "eval" => Ok(Split::Val),
+            "test" | "testing" => Ok(Split::Test),
+            _ => Err(DataError::UnknownSplit(s.to_string())),
+        }
+    }
+}
+
+/// One audio clip of a dataset.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Clip {
+    /// Path of the audio file (the dataset path joined with the relative path).
+    pub path: PathBuf,
+    /// Class indices into [`Dataset::classes`]; exactly one for single-label datasets, at least
+    /// one for multi-label ones (the first is the one used for stratification).
+    pub labels: Vec<usize>,
+    /// The partition this clip belongs to.
+    pub split: Split,
+}
+
+impl Clip {
+    /// The first (for single-label datasets: the only) class index.
+    pub fn label(&self) -> usize {
+        self.labels[0]
+    }
+}
+
+/// A dataset layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Format {
+    /// Detect from the layout (see [`detect_format`]).
+    Auto,
+    /// One subfolder per class.
+    Folders,
+    /// A CSV manifest (`path,label[s][,split]`).
+    Csv,
+    /// ESC-50 (`meta/esc50.csv`, `audio/`).
+    Esc50,
+    /// Google Speech Commands (folder per word, `validation_list.txt`, `testing_list.txt`).
+    SpeechCommands,
+    /// Free Spoken Digit Dataset (`{digit}_{speaker}_{index}.wav|flac`).
+    Fsdd,
+}
+
+impl Format {
+    /// All formats, `Auto` first.
+    pub const ALL: [Format; 6] = [
+        Format::Auto,
+        Format::Folders,
+        Format::Csv,
+        Format::Esc50,
+        Format::SpeechCommands,
+        Format::Fsdd,
+    ];
+
+    /// Canonical name (as accepted by `FromStr`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Folders => "folders",
+            Format::Csv => "csv",
+            Format::Esc50 => "esc50",
+            Format::SpeechCommands => "speech-commands",
+            Format::Fsdd => "fsdd",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = DataError;
+    /// Case-insensitive canonical names; `_` and `-` are interchangeable, `esc-50`,
+    /// `speechcommands` and `folder` are accepted too.
+    fn from_str(s: &str) -> Result<Self> {
+        let n = s.trim().to_ascii_lowercase().replace('_', "-");
+        match n.as_str() {
+            "auto" => Ok(Format::Auto),
+            "folders" | "folder" => Ok(Format::Folders),
+            "csv" | "manifest" => Ok(Format::Csv),
+            "esc50" | "esc-50" => Ok(Format::Esc50),
+            "speech-commands" | "speechcommands" => Ok(Format::SpeechCommands),
+            "fsdd" => Ok(Format::Fsdd),
+            _ => Err(DataError::UnknownFormat(s.to_string())),
+        }
+    }
+}
+
+/// Options for [`load_dataset`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadOptions {
+    /// Layout to use; [`Format::Auto`] detects it.
+    pub format: Format,
+    /// Fraction of each class held out for validation where the format has no official
+    /// validation set (folders, CSV without `split`, ESC-50, FSDD). Default 0.1.
+    pub val_fraction: f64,
+    /// Fraction of each class held out for testing where the format has no official test set
+    /// (folders, CSV without `split`). Default 0.1.
+    pub test_fraction: f64,
+    /// Seed of the split RNG. Default 0.
+    pub seed: u64,
+    /// ESC-50 test fold (1..=5); `None` means fold 1. Ignored by the other formats.
+    pub fold: Option<u32>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            format: Format::Auto,
+            val_fraction: 0.1,
+            test_fraction: 0.1,
+            seed: 0,
+            fold: None,
+        }
+    }
+}
+
+/// A labelled dataset: class names and clips with their splits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Dataset {
+    /// Name (the dataset folder's or the CSV file's name).
+    pub name: String,
+    /// The concrete layout it was loaded from (never [`Format::Auto`]).
+    pub format: Format,
+    /// Class names, sorted alphabetically; [`Clip::labels`] index into this.
+    pub classes: Vec<String>,
+    /// Whether clips may carry several labels.
+    pub multi_label: bool,
+    /// All clips, in a deterministic order (sorted by path for folder layouts, file order for CSV).
+    pub clips: Vec<Clip>,
+}
+
+impl Dataset {
+    /// The clips of one split, in dataset order.
+    pub fn split(&self, s: Split) -> Vec<&Clip> {
+        self.clips.iter().filter(|c| c.split == s).collect()
+    }
+
+    /// Index of the class called `name`.
+    pub fn class_index(&self, name: &str) -> Option<usize> {
+        self.classes.iter().position(|c| c == name)
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Number of clips of `s` carrying each class (a multi-label clip counts once per label).
+    pub fn class_counts(&self, s: Split) -> Vec<usize> {
+        let mut counts = vec![0usize; self.classes.len()];
+        for c in self.clips.iter().filter(|c| c.split == s) {
+            for &l in &c.labels {
+                counts[l] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Number of clips in `s`.
+    pub fn split_len(&self, s: Split) -> usize {
+        self.clips.iter().filter(|c| c.split == s).count()
+    }
+
+    /// A short human-readable multi-line description: name, format, classes, split sizes.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "dataset '{}' ({}, {}): {} classes, {} clips (train {}, val {}, test {})\n",
+            self.name,
+            self.format,
+            if self.multi_label {
+                "multi-label"
+            } else {
+                "single-label"
+            },
+            self.classes.len(),
+            self.clips.len(),
+            self.split_len(Split::Train),
+            self.split_len(Split::Val),
+            self.split_len(Split::Test),
+        );
+        let counts: Vec<Vec<usize>> = Split::ALL.iter().map(|&sp| self.class_counts(sp)).collect();
+        let width = self.classes.iter().map(|c| c.len()).max().unwrap_or(5).max(5);
+        s.push_str(&format!(
+            "  {:<width$} {:>7} {:>7} {:>7}\n",
+            "class", "train", "val", "test"
+        ));
+        const MAX_ROWS: usize = 60;
+        for (i, c) in self.classes.iter().enumerate().take(MAX_ROWS) {
+            s.push_str(&format!(
+                "  {:<width$} {:>7} {:>7} {:>7}\n",
+                c, counts[0][i], counts[1][i], counts[2][i]
+            ));
+        }
+        if self.classes.len() > MAX_ROWS {
+            s.push_str(&format!(
+                "  ... and {} more classes\n",
+                self.classes.len() - MAX_ROWS
+            ));
+        }
+        s
+    }
+}
+
+/// Load a dataset from `path` (a folder, or a `.csv` manifest) with `opts`.
+///
+/// With [`Format::Auto`] the layout is detected by [`detect_format`]. Splits are deterministic
+/// for a given seed. See the crate docs and README for the exact rules of each format.
+pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    util::check_fractions(opts.val_fraction, opts.test_fraction)?;
+    if !path.exists() {
+        return Err(DataError::NotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    let format = match opts.format {
+        Format::Auto => detect_format(path)?,
+        f => f,
+    };
+    let ds = match format {
+        Format::Auto => unreachable!("detect_format never returns Auto"),
+        Format::Folders => loaders::load_folders(path, opts)?,
+        Format::Csv => loaders::load_csv_path(path, opts)?,
+        Format::Esc50 => loaders::load_esc50(path, opts)?,
+        Format::SpeechCommands => loaders::load_speech_commands(path, opts)?,
+        Format::Fsdd => loaders::load_fsdd(path, opts)?,
+    };
+    if ds.clips.is_empty() {
+        return Err(DataError::NoClips {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(ds)
+}

@@ -1,0 +1,654 @@
+//! Experiment tables in the layout of Table 1 of the paper.
+//!
+//! Every training run writes a `results.json`; [`load_results`] collects them from a
+//! folder tree and [`ExperimentTable::from_results`] aggregates them over seeds:
+//!
+//! * the baseline (front end `identity`, no reduction) on top, as mean ± std;
+//! * one row per frame reduction `delta` (shown as output FPS and as % of frames kept),
+//!   sorted by increasing FPS like the paper;
+//! * one column per front end, in the order ChangeHopSize, AvgPool, AvgMaxPool,
+//!   ConvAvgPool, (any other), DiffRes;
+//! * cells: mean ± sample std (n - 1; 0 for a single seed) over seeds, in % with one
+//!   decimal; the best mean of each row in **bold**, and `†` where the cell is at least
+//!   the baseline mean at the displayed precision (the paper's "better or comparable").
+//!
+//! Metrics are assumed to be fractions (0.913 is shown as 91.3).
+
+use crate::{ReportError, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The fields of a run's `results.json` used here; other fields are ignored.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+pub struct RunResult {
+    /// Front end: identity, diffres, avgpool, avgmaxpool, convavgpool or changehopsize.
+    pub frontend: String,
+    /// Fraction of frames removed (delta); 0.0 for identity.
+    pub reduction: f64,
+    /// Random seed of the run.
+    pub seed: u64,
+    /// Output frames per second.
+    pub fps: f64,
+    /// Name of the metric in `test_metric` ("accuracy" or "mAP").
+    pub metric: String,
+    /// Test-set value of the metric, as a fraction.
+    pub test_metric: f64,
+    /// Number of input frames, when recorded.
+    #[serde(default)]
+    pub frames_in: Option<usize>,
+    /// Number of output frames, when recorded.
+    #[serde(default)]
+    pub frames_out: Option<usize>,
+}
+
+/// Loads every `results.json` found in `dir` or any folder below it (symbolic links to
+/// folders are not followed), sorted by path.
+///
+/// # Errors
+/// [`ReportError::Io`] when a folder or file cannot be read, [`ReportError::Json`]
+/// naming the file when one is malformed.
+pub fn load_results(dir: &Path) -> Result<Vec<RunResult>> {
+    let mut files = Vec::new();
+    collect_results(dir, &mut files)?;
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            serde_json::from_str(&text).map_err(|source| ReportError::Json { path, source })
+        })
+        .collect()
+}
+
+fn collect_results(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let ty = entry.file_type().map_err(io)?;
+        let path = entry.path();
+        if ty.is_dir() {
+            collect_results(&path, out)?;
+        } else if entry.file_name() == "results.json" {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Canonical column order of the known front ends (normalised keys).
+const FRONTEND_ORDER: &[(&str, &str)] = &[
+    ("changehopsize", "ChangeHopSize"),
+    ("avgpool", "AvgPool"),
+    ("avgmaxpool", "AvgMaxPool"),
+    ("convavgpool", "ConvAvgPool"),
+    ("diffres", "DiffRes"),
+];
+
+/// Normalises a front-end name: lower case without `_`, `-` and spaces
+/// (`"Avg_Pool"` -> `"avgpool"`).
+pub fn frontend_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Display name of a front end (`"avgpool"` -> `"AvgPool"`); unknown names unchanged.
+pub fn frontend_display_name(name: &str) -> String {
+    let key = frontend_key(name);
+    FRONTEND_ORDER
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn is_baseline(key: &str) -> bool {
+    key == "identity"
+}
+
+/// Sort rank of a front-end key: known ones in canonical order, unknown ones before
+/// DiffRes (which always comes last, as "Proposed" in the paper).
+fn column_rank(key: &str) -> (usize, String) {
+    match FRONTEND_ORDER.iter().position(|(k, _)| *k == key) {
+        Some(i) if key == "diffres" => (i + 1, String::new()),
+        Some(i) => (i, String::new()),
+        None => (FRONTEND_ORDER.len() - 1, key.to_string()),
+    }
+}
+
+/// Mean, sample standard deviation and count of one cell (in the units of
+/// `test_metric`, i.e. fractions).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct CellStats {
+    /// Mean over seeds.
+    pub mean: f64,
+    /// Sample standard deviation (n - 1); 0 for a single seed.
+    pub std: f64,
+    /// Number of runs (seeds).
+    pub n: usize,
+}
+
+impl CellStats {
+    /// Statistics of the finite values; `None` when there is none.
+    pub fn from_values(values: &[f64]) -> Option<Self> {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let std = if n > 1 {
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(Self { mean, std, n })
+    }
+
+    /// Mean in % rounded to one decimal, as displayed.
+    fn shown_mean(&self) -> f64 {
+        (self.mean * 1000.0).round() / 10.0
+    }
+
+    /// `"91.3 ± 0.4"`.
+    pub fn format_percent(&self) -> String {
+        format!("{:.1} ± {:.1}", self.mean * 100.0, self.std * 100.0)
+    }
+}
+
+/// One row of the table: one frame reduction.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TableRow {
+    /// Fraction of frames removed (delta).
+    pub reduction: f64,
+    /// Output frames per second (mean over the runs of the row).
+    pub fps: f64,
+    /// One cell per column of [`ExperimentTable::columns`]; `None` where no run exists.
+    pub cells: Vec<Option<CellStats>>,
+}
+
+impl TableRow {
+    /// Percentage of input frames kept: `100 * (1 - reduction)`.
+    pub fn frames_kept_percent(&self) -> f64 {
+        100.0 * (1.0 - self.reduction)
+    }
+}
+
+/// Table 1 of the paper, built from per-run results.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExperimentTable {
+    /// Metric name ("accuracy", "mAP"; joined with "/" if runs disagree).
+    pub metric: String,
+    /// The identity (no reduction) baseline over seeds, if any run has one.
+    pub baseline: Option<CellStats>,
+    /// FPS of the baseline runs.
+    pub baseline_fps: Option<f64>,
+    /// Front-end keys (normalised, e.g. "avgpool") of the columns, in display order.
+    pub columns: Vec<String>,
+    /// Rows by increasing FPS (decreasing reduction).
+    pub rows: Vec<TableRow>,
+}
+
+/// Key grouping reductions that differ only by float noise.
+fn reduction_key(r: f64) -> i64 {
+    (r * 1e6).round() as i64
+}
+
+fn fmt_number(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{}", x.round() as i64)
+    } else {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+impl ExperimentTable {
+    /// Aggregates runs over seeds. Runs with a non-finite metric are ignored; runs of
+    /// the same front end, reduction and seed all count (no de-duplication).
+    pub fn from_results(results: &[RunResult]) -> Self {
+        let mut metrics: Vec<String> = Vec::new();
+        let mut baseline_vals = Vec::new();
+        let mut baseline_fps = Vec::new();
+        // reduction key -> (reductions, fps values, frontend -> values)
+        type RowAcc = (Vec<f64>, Vec<f64>, BTreeMap<String, Vec<f64>>);
+        let mut rows: BTreeMap<i64, RowAcc> = BTreeMap::new();
+        let mut columns: Vec<String> = Vec::new();
+        for r in results {
+            if !metrics.contains(&r.metric) {
+                metrics.push(r.metric.clone());
+            }
+            let key = frontend_key(&r.frontend);
+            if is_baseline(&key) {
+                baseline_vals.push(r.test_metric);
+                if r.fps.is_finite() {
+                    baseline_fps.push(r.fps);
+                }
+                continue;
+            }
+            if !r.test_metric.is_finite() || !r.reduction.is_finite() {
+                continue;
+            }
+            if !columns.contains(&key) {
+                columns.push(key.clone());
+            }
+            let acc = rows.entry(reduction_key(r.reduction)).or_default();
+            acc.0.push(r.reduction);
+            if r.fps.is_finite() {
+                acc.1.push(r.fps);
+            }
+            acc.2.entry(key).or_default().push(r.test_metric);
+        }
+        columns.sort_by_key(|c| column_rank(c));
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let mut rows: Vec<TableRow> = rows
+            .into_values()
+            .map(|(reds, fps, cells)| TableRow {
+                reduction: mean(&reds).unwrap_or(f64::NAN),
+                fps: mean(&fps).unwrap_or(f64::NAN),
+                cells: columns
+                    .iter()
+                    .map(|c| cells.get(c).and_then(|v| CellStats::from_values(v)))
+                    .collect(),
+            })
+            .collect();
+        // Increasing FPS = decreasing reduction.
+        rows.sort_by(|a, b| b.reduction.total_cmp(&a.reduction));
+        ExperimentTable {
+            metric: if metrics.is_empty() {
+                "metric".into()
+            } else {
+                metrics.join("/")
+            },
+            baseline: CellStats::from_values(&baseline_vals),
+            baseline_fps: mean(&baseline_fps),
+            columns,
+            rows,
+        }
+    }
+
+    /// The cell of a front end (any spelling, e.g. "AvgPool") at a reduction.
+    pub fn cell(&self, reduction: f64, frontend: &str) -> Option<&CellStats> {
+        let col = self
+            .columns
+            .iter()
+            .position(|c| *c == frontend_key(frontend))?;
+        self.rows
+            .iter()
+            .find(|r| reduction_key(r.reduction) == reduction_key(reduction))
+            .and_then(|r| r.cells[col].as_ref())
+    }
+
+    /// Display names of the columns ("ChangeHopSize", ..., "DiffRes").
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|c| frontend_display_name(c))
+            .collect()
+    }
+
+    /// Whether a cell is the best of its row (ties all count).
+    pub fn is_best(&self, row: usize, col: usize) -> bool {
+        let Some(r) = self.rows.get(row) else {
+            return false;
+        };
+        let Some(Some(c)) = r.cells.get(col) else {
+            return false;
+        };
+        let best = r
+            .cells
+            .iter()
+            .flatten()
+            .map(|c| c.mean)
+            .fold(f64::NEG_INFINITY, f64::max);
+        c.mean >= best
+    }
+
+    /// Whether a cell reaches the baseline (`†`): its mean is at least the baseline mean
+    /// at the displayed precision (0.1 %). False without a baseline.
+    pub fn matches_baseline(&self, cell: &CellStats) -> bool {
+        match &self.baseline {
+            Some(b) => cell.shown_mean() >= b.shown_mean(),
+            None => false,
+        }
+    }
+
+    /// The largest number of seeds of any cell (baseline included).
+    fn max_n(&self) -> usize {
+        self.all_cells().map(|c| c.n).max().unwrap_or(0)
+    }
+
+    fn all_cells(&self) -> impl Iterator<Item = &CellStats> {
+        self.baseline
+            .iter()
+            .chain(self.rows.iter().flat_map(|r| r.cells.iter().flatten()))
+    }
+
+    fn seeds_differ(&self) -> bool {
+        let max = self.max_n();
+        self.all_cells().any(|c| c.n != max)
+    }
+
+    /// Renders one cell: `**91.3 ± 0.4**†`, with ` (n=2)` when the seed counts differ.
+    fn render_cell(&self, c: &CellStats, best: bool, show_n: bool) -> String {
+        let mut s = c.format_percent();
+        if best {
+            s = format!("**{s}**");
+        }
+        if self.matches_baseline(c) {
+            s.push('†');
+        }
+        if show_n && c.n != self.max_n() {
+            let _ = write!(s, " (n={})", c.n);
+        }
+        s
+    }
+
+    /// The table as Markdown, in the paper's layout.
+    ///
+    /// ```text
+    /// Baseline (identity, 100 FPS): 91.3 ± 0.4 (accuracy, %, n=3)
+    ///
+    /// | FPS | Frames kept | ChangeHopSize (%) | AvgPool (%) | DiffRes (%) |
+    /// |---:|---:|---:|---:|---:|
+    /// | 25 | 25% | 85.0 ± 0.5 | 86.1 ± 0.2 | **90.1 ± 0.3** |
+    /// ```
+    pub fn to_markdown(&self) -> String {
+        let show_n = self.seeds_differ();
+        let mut s = String::new();
+        match &self.baseline {
+            Some(b) => {
+                let fps = self
+                    .baseline_fps
+                    .map(|f| format!(", {} FPS", fmt_number(f)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "Baseline (identity{fps}): {} ({}, %, n={})",
+                    b.format_percent(),
+                    self.metric,
+                    b.n
+                );
+            }
+            None => {
+                let _ = writeln!(s, "Baseline (identity): no run ({}, %)", self.metric);
+            }
+        }
+        s.push('\n');
+        s.push_str("| FPS | Frames kept |");
+        for name in self.column_names() {
+            let _ = write!(s, " {name} (%) |");
+        }
+        s.push_str("\n|---:|---:|");
+        for _ in &self.columns {
+            s.push_str("---:|");
+        }
+        s.push('\n');
+        for (i, row) in self.rows.iter().enumerate() {
+            let _ = write!(
+                s,
+                "| {} | {}% |",
+                fmt_number(row.fps),
+                fmt_number(row.frames_kept_percent())
+            );
+            for (j, cell) in row.cells.iter().enumerate() {
+                match cell {
+                    Some(c) => {
+                        let _ = write!(s, " {} |", self.render_cell(c, self.is_best(i, j), show_n));
+                    }
+                    None => s.push_str(" – |"),
+                }
+            }
+            s.push('\n');
+        }
+        s.push_str(
+            "\nMean ± sample std over seeds. Bold: best in the row. \
+             †: at least the baseline mean.\n",
+        );
+        s
+    }
+
+    /// Machine-readable CSV: `reduction,fps,frontend,mean,std,n`, one line per cell
+    /// (baseline first, as frontend `identity`), values as fractions (not %).
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("reduction,fps,frontend,mean,std,n\n");
+        let num = |x: f64| {
+            if x.is_finite() {
+                format!("{x}")
+            } else {
+                String::new()
+            }
+        };
+        if let Some(b) = &self.baseline {
+            let _ = writeln!(
+                s,
+                "0,{},identity,{},{},{}",
+                self.baseline_fps.map(num).unwrap_or_default(),
+                num(b.mean),
+                num(b.std),
+                b.n
+            );
+        }
+        for row in &self.rows {
+            for (col, cell) in self.columns.iter().zip(&row.cells) {
+                if let Some(c) = cell {
+                    let _ = writeln!(
+                        s,
+                        "{},{},{},{},{},{}",
+                        num(row.reduction),
+                        num(row.fps),
+                        col,
+                        num(c.mean),
+                        num(c.std),
+                        c.n
+                    );
+                }
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_run(root: &Path, name: &str, frontend: &str, reduction: f64, seed: u64, m: f64) {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = format!(
+            r#"{{"frontend": "{frontend}", "reduction": {reduction}, "seed": {seed},
+               "fps": {fps}, "metric": "accuracy", "test_metric": {m},
+               "frames_in": 100, "frames_out": {out}, "epochs": 3,
+               "extra": {{"ignored": [1, 2]}}}}"#,
+            fps = 100.0 * (1.0 - reduction),
+            out = (100.0 * (1.0 - reduction)).round() as usize,
+        );
+        std::fs::write(dir.join("results.json"), json).unwrap();
+    }
+
+    /// Baseline 0.900/0.910/0.920 (90.0/91.0/92.0 -> 91.0 ± 1.0).
+    fn fixture() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        for (s, m) in [(1, 0.90), (2, 0.91), (3, 0.92)] {
+            write_run(r, &format!("identity/s{s}"), "identity", 0.0, s, m);
+        }
+        // 25 FPS (reduction 0.75)
+        for (s, m) in [(1, 0.80), (2, 0.82), (3, 0.84)] {
+            write_run(r, &format!("deep/chs_75/s{s}"), "changehopsize", 0.75, s, m);
+        }
+        for (s, m) in [(1, 0.85), (2, 0.86)] {
+            write_run(r, &format!("avg_75/s{s}"), "avgpool", 0.75, s, m);
+        }
+        for (s, m) in [(1, 0.88), (2, 0.89), (3, 0.90)] {
+            write_run(r, &format!("dr_75/s{s}"), "diffres", 0.75, s, m);
+        }
+        // 50 FPS (reduction 0.5): DiffRes matches the baseline at display precision.
+        for (s, m) in [(1, 0.87), (2, 0.87), (3, 0.87)] {
+            write_run(r, &format!("chs_50/s{s}"), "changehopsize", 0.5, s, m);
+        }
+        for (s, m) in [(1, 0.9089), (2, 0.9109), (3, 0.9099)] {
+            write_run(r, &format!("dr_50/s{s}"), "diffres", 0.5, s, m);
+        }
+        // Unrelated files are ignored.
+        std::fs::write(r.join("notes.txt"), "hello").unwrap();
+        t
+    }
+
+    #[test]
+    fn loads_and_aggregates() {
+        let t = fixture();
+        let runs = load_results(t.path()).unwrap();
+        assert_eq!(runs.len(), 3 + 3 + 2 + 3 + 3 + 3);
+        assert_eq!(runs.iter().filter(|r| r.frontend == "identity").count(), 3);
+        assert_eq!(runs[0].frames_in, Some(100));
+        let table = ExperimentTable::from_results(&runs);
+        assert_eq!(table.metric, "accuracy");
+        assert_eq!(table.columns, vec!["changehopsize", "avgpool", "diffres"]);
+        assert_eq!(
+            table.column_names(),
+            vec!["ChangeHopSize", "AvgPool", "DiffRes"]
+        );
+        let b = table.baseline.unwrap();
+        assert!((b.mean - 0.91).abs() < 1e-12);
+        assert!((b.std - 0.01).abs() < 1e-12);
+        assert_eq!(b.n, 3);
+        assert_eq!(table.baseline_fps, Some(100.0));
+        assert_eq!(table.rows.len(), 2);
+        assert!((table.rows[0].fps - 25.0).abs() < 1e-12);
+        assert!((table.rows[1].fps - 50.0).abs() < 1e-12);
+        assert!((table.rows[0].frames_kept_percent() - 25.0).abs() < 1e-12);
+        let c = table.cell(0.75, "ChangeHopSize").unwrap();
+        assert!((c.mean - 0.82).abs() < 1e-12 && (c.std - 0.02).abs() < 1e-12);
+        let a = table.cell(0.75, "avg_pool").unwrap();
+        assert!((a.mean - 0.855).abs() < 1e-12);
+        assert!((a.std - 0.01 / 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(a.n, 2);
+        assert!(table.cell(0.5, "avgpool").is_none());
+        let d = table.cell(0.5, "diffres").unwrap();
+        assert!((d.mean - 0.9099).abs() < 1e-12);
+        assert!((d.std - 0.001).abs() < 1e-12);
+        // Below the baseline mean, but equal at the displayed precision: dagger.
+        assert!(d.mean < b.mean && table.matches_baseline(d));
+    }
+
+    #[test]
+    fn markdown_exact() {
+        let t = fixture();
+        let table = ExperimentTable::from_results(&load_results(t.path()).unwrap());
+        let md = table.to_markdown();
+        let expected = "\
+Baseline (identity, 100 FPS): 91.0 ± 1.0 (accuracy, %, n=3)
+
+| FPS | Frames kept | ChangeHopSize (%) | AvgPool (%) | DiffRes (%) |
+|---:|---:|---:|---:|---:|
+| 25 | 25% | 82.0 ± 2.0 | 85.5 ± 0.7 (n=2) | **89.0 ± 1.0** |
+| 50 | 50% | 87.0 ± 0.0 | – | **91.0 ± 0.1**† |
+
+Mean ± sample std over seeds. Bold: best in the row. †: at least the baseline mean.
+";
+        assert_eq!(md, expected, "\n{md}");
+    }
+
+    #[test]
+    fn csv_exact() {
+        let t = fixture();
+        let table = ExperimentTable::from_results(&load_results(t.path()).unwrap());
+        let csv = table.to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "reduction,fps,frontend,mean,std,n");
+        assert!(lines[1].starts_with("0,100,identity,0.91"));
+        assert!(lines[1].ends_with(",3"));
+        assert_eq!(lines.len(), 1 + 1 + 3 + 2);
+        assert!(lines[2].starts_with("0.75,25,changehopsize,0.82"));
+        assert!(lines[3].starts_with("0.75,25,avgpool,0.855"));
+        assert!(lines[3].ends_with(",2"));
+        assert!(lines[6].starts_with("0.5,50,diffres,0.9099"));
+        // Parseable numbers.
+        for l in &lines[1..] {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 6);
+            for x in [f[0], f[1], f[3], f[4]] {
+                x.parse::<f64>().unwrap();
+            }
+            f[5].parse::<usize>().unwrap();
+        }
+    }
+
+    #[test]
+    fn malformed_file_is_an_error_naming_it() {
+        let t = fixture();
+        let bad = t.path().join("broken");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join("results.json"), "{\"frontend\": \"diffres\", ").unwrap();
+        let err = load_results(t.path()).unwrap_err();
+        assert!(matches!(err, ReportError::Json { .. }));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("broken") && msg.contains("results.json"),
+            "{msg}"
+        );
+        // A missing field is an error too.
+        std::fs::write(bad.join("results.json"), r#"{"frontend": "diffres"}"#).unwrap();
+        assert!(load_results(t.path()).is_err());
+        // A missing folder is an I/O error.
+        assert!(matches!(
+            load_results(&t.path().join("nope")),
+            Err(ReportError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn single_seed_has_zero_std_and_no_n_marks() {
+        let run = |f: &str, r: f64, m: f64| RunResult {
+            frontend: f.into(),
+            reduction: r,
+            seed: 0,
+            fps: 100.0 * (1.0 - r),
+            metric: "mAP".into(),
+            test_metric: m,
+            frames_in: None,
+            frames_out: None,
+        };
+        let runs = vec![
+            run("diffres", 0.25, 0.44),
+            run("avgpool", 0.25, 0.44),
+            run("convavgpool", 0.25, 0.43),
+            run("avgmaxpool", 0.25, f64::NAN),
+            run("mystery", 0.25, 0.1),
+        ];
+        let t = ExperimentTable::from_results(&runs);
+        assert_eq!(t.baseline, None);
+        assert_eq!(t.metric, "mAP");
+        assert_eq!(
+            t.columns,
+            vec!["avgpool", "convavgpool", "mystery", "diffres"]
+        );
+        let md = t.to_markdown();
+        assert!(md.contains("Baseline (identity): no run (mAP, %)"));
+        // Tied best both bold, no dagger without a baseline, no n marks.
+        assert!(
+            md.contains("| 75 | 75% | **44.0 ± 0.0** | 43.0 ± 0.0 | 10.0 ± 0.0 | **44.0 ± 0.0** |")
+        );
+        assert!(!md.contains("n="));
+        assert!(!md.lines().any(|l| l.starts_with('|') && l.contains('†')));
+        // Empty input.
+        let e = ExperimentTable::from_results(&[]);
+        assert!(e.rows.is_empty());
+        assert_eq!(e.to_csv(), "reduction,fps,frontend,mean,std,n\n");
+        assert!(e.to_markdown().contains("no run"));
+    }
+}
