@@ -18,12 +18,24 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
-fn best_of<F: FnMut()>(mut f: F, min_total_s: f64) -> f64 {
-    // Warm up, then repeat until at least `min_total_s` of wall time and 3 runs.
+/// CPU time (user + system) of the whole process in seconds, from `/proc/self/stat`
+/// (10 ms resolution); `None` where unavailable.
+fn cpu_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Best wall time of `f` over repeated runs (after a warm-up run), until at least
+/// `min_total_s` of wall time and 3 runs, and the CPU time per run averaged over all runs.
+fn best_of<F: FnMut()>(mut f: F, min_total_s: f64) -> (f64, Option<f64>) {
     f();
     let mut best = f64::INFINITY;
     let mut total = 0.0;
     let mut runs = 0;
+    let c0 = cpu_time();
     while runs < 3 || total < min_total_s {
         let t = Instant::now();
         f();
@@ -32,7 +44,11 @@ fn best_of<F: FnMut()>(mut f: F, min_total_s: f64) -> f64 {
         total += dt;
         runs += 1;
     }
-    best
+    let cpu = match (c0, cpu_time()) {
+        (Some(a), Some(b)) => Some((b - a) / runs as f64),
+        _ => None,
+    };
+    (best, cpu)
 }
 
 /// Plain baseline: complex FFT (rustfft) of the windowed frame and a dense mel matrix product.
@@ -77,7 +93,10 @@ fn baseline(lm: &LogMel, clips: &[Vec<f32>]) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dir = args.get(1).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/fsdd"))
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/fsdd"
+        ))
     });
     let want_s: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60.0);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -106,48 +125,83 @@ fn main() {
     );
     println!(
         "threads available: {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
+    let joined: Vec<f32> = clips.concat();
     println!();
-    println!("| hop | n_mels | baseline 1 thread | diffres-audio 1 thread | diffres-audio 2 threads | speed-up vs baseline | 2-thread scaling |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("x real time = seconds of audio turned into log-mel per second of wall time (best of >= 3 runs);");
+    println!("in brackets: per second of CPU time (user+sys, mean over the runs), which a busy machine disturbs less.");
+    println!("'clips': one log_mel call per clip, 2 threads = rayon par_iter over clips;");
+    println!("'one signal': the clips concatenated into one {audio_s:.0} s signal, 2 threads = log_mel_par.");
+    println!();
+    println!("| input | hop | n_mels | baseline 1 thread | diffres-audio 1 thread | diffres-audio 2 threads | 1-thread speed-up vs baseline | 2-thread scaling |");
+    println!("|---|---|---|---|---|---|---|---|");
     for hop_ms in [10.0f32, 1.0] {
         let cfg = LogMelConfig::default().with_hop_ms(hop_ms);
         let lm = LogMel::new(cfg).unwrap();
         let min_t = if hop_ms < 5.0 { 2.0 } else { 1.0 };
-        let tb = best_of(
-            || {
-                std::hint::black_box(baseline(&lm, &clips));
-            },
-            min_t,
-        );
-        let mut rt = Vec::new();
-        for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let t = pool.install(|| {
+        for single in [false, true] {
+            let (tb, cb) = if single {
                 best_of(
                     || {
-                        let v: Vec<usize> = clips
-                            .par_iter()
-                            .map(|c| lm.log_mel(c).unwrap().frames)
-                            .collect();
-                        std::hint::black_box(v);
+                        std::hint::black_box(baseline(&lm, std::slice::from_ref(&joined)));
                     },
                     min_t,
                 )
-            });
-            rt.push(audio_s / t);
+            } else {
+                best_of(
+                    || {
+                        std::hint::black_box(baseline(&lm, &clips));
+                    },
+                    min_t,
+                )
+            };
+            let mut rt = Vec::new();
+            let mut rc = Vec::new();
+            for threads in [1usize, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (t, c) = pool.install(|| {
+                    best_of(
+                        || {
+                            if single {
+                                let spec = if threads == 1 {
+                                    lm.log_mel(&joined)
+                                } else {
+                                    lm.log_mel_par(&joined)
+                                };
+                                std::hint::black_box(spec.unwrap());
+                            } else {
+                                let v: Vec<usize> = clips
+                                    .par_iter()
+                                    .map(|c| lm.log_mel(c).unwrap().frames)
+                                    .collect();
+                                std::hint::black_box(v);
+                            }
+                        },
+                        min_t,
+                    )
+                });
+                rt.push(audio_s / t);
+                rc.push(c.map(|c| audio_s / c));
+            }
+            let xb = audio_s / tb;
+            let cpu = |c: Option<f64>| c.map(|c| format!(" ({c:.0}x)")).unwrap_or_default();
+            println!(
+                "| {} | {hop_ms} ms | 128 | {xb:.0}x{} | {:.0}x{} | {:.0}x{} | {:.1} | {:.2} |",
+                if single { "one signal" } else { "clips" },
+                cpu(cb.map(|c| audio_s / c)),
+                rt[0],
+                cpu(rc[0]),
+                rt[1],
+                cpu(rc[1]),
+                rt[0] / xb,
+                rt[1] / rt[0]
+            );
         }
-        let xb = audio_s / tb;
-        println!(
-            "| {hop_ms} ms | 128 | {xb:.0}x | {:.0}x | {:.0}x | {:.2} | {:.2} |",
-            rt[0],
-            rt[1],
-            rt[0] / xb,
-            rt[1] / rt[0]
-        );
     }
 }

@@ -215,7 +215,9 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio> {
     if decoded_packets == 0 && bad_packets > 0 {
         return Err(decode_err(
             path,
-            format!("no packet could be decoded ({bad_packets} corrupt; last: {last_decode_error})"),
+            format!(
+                "no packet could be decoded ({bad_packets} corrupt; last: {last_decode_error})"
+            ),
         ));
     }
     if mono.is_empty() {

@@ -20,22 +20,15 @@ pub const CACHE_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 /// Configuration of the whole front end: log-mel parameters and the output length.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// The default is the default [`LogMelConfig`] with variable length (`frames: None`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FrontEndConfig {
     /// Log-mel parameters; `log_mel.sample_rate` is also the rate files are resampled to.
     pub log_mel: LogMelConfig,
     /// `Some(n)`: pad (with silence, `ln(log_floor)`) or crop every clip to `n` frames.
     /// `None`: variable length, the true number of frames.
     pub frames: Option<usize>,
-}
-
-impl Default for FrontEndConfig {
-    fn default() -> Self {
-        Self {
-            log_mel: LogMelConfig::default(),
-            frames: None,
-        }
-    }
 }
 
 /// Features of one clip.
@@ -221,7 +214,10 @@ impl FeatureExtractor {
         let dir = entry.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(
             ".{}.{}.{}.tmp",
-            entry.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+            entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("entry"),
             std::process::id(),
             self.tmp_counter.fetch_add(1, Ordering::Relaxed)
         ));

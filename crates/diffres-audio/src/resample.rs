@@ -7,6 +7,13 @@ use crate::error::{AudioError, Result};
 /// Input chunk size handed to the FFT resampler.
 const CHUNK: usize = 1024;
 
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// Number of output samples for `n` input samples: `ceil(n * to / from)`, as
 /// `librosa.resample(..., fix=True)` produces.
 pub fn resampled_len(n: usize, from_hz: u32, to_hz: u32) -> usize {
@@ -30,17 +37,23 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>> {
         return Ok(samples.to_vec());
     }
     let target = resampled_len(samples.len(), from_hz, to_hz);
-    let mut rs = FftFixedIn::<f64>::new(from_hz as usize, to_hz as usize, CHUNK, 1, 1)
+    // rubato processes blocks of `m * from / gcd` input samples. Its reported delay
+    // (half the output block) is exact only when both block sizes are even, otherwise the
+    // output is shifted by half an input sample (e.g. 44.1 -> 16 kHz), so `m` is made even.
+    let g = gcd(from_hz as usize, to_hz as usize);
+    let min_in = from_hz as usize / g;
+    let m = CHUNK.div_ceil(min_in).next_multiple_of(2);
+    let mut rs = FftFixedIn::<f64>::new(from_hz as usize, to_hz as usize, m * min_in, 1, 1)
         .map_err(|e| AudioError::Resample(e.to_string()))?;
     let delay = rs.output_delay();
     let need = delay + target;
     let mut out: Vec<f64> = Vec::with_capacity(need + rs.output_frames_max());
-    let mut inbuf = vec![vec![0.0f64; rs.input_frames_max()]];
+    let mut inbuf = vec![0.0f64; rs.input_frames_max()];
     let mut outbuf = rs.output_buffer_allocate(true);
     let mut pos = 0usize;
     while out.len() < need {
         let n_in = rs.input_frames_next();
-        let chunk = &mut inbuf[0][..n_in];
+        let chunk = &mut inbuf[..n_in];
         chunk.fill(0.0);
         if pos < samples.len() {
             let take = n_in.min(samples.len() - pos);
@@ -50,9 +63,61 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>> {
             pos += take;
         }
         let (_, n_out) = rs
-            .process_into_buffer(&[&inbuf[0][..n_in]], &mut outbuf, None)
+            .process_into_buffer(&[&inbuf[..n_in]], &mut outbuf, None)
             .map_err(|e| AudioError::Resample(e.to_string()))?;
         out.extend_from_slice(&outbuf[0][..n_out]);
     }
     Ok(out[delay..need].iter().map(|&x| x as f32).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(f: f64, sr: u32, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (0.5 * (2.0 * std::f64::consts::PI * f * i as f64 / sr as f64).sin()) as f32)
+            .collect()
+    }
+
+    #[test]
+    fn sine_survives_common_ratios() {
+        for (from, to) in [
+            (8_000, 16_000),
+            (44_100, 16_000),
+            (22_050, 16_000),
+            (11_025, 16_000),
+            (16_000, 22_050),
+            (48_000, 16_000),
+            (8_001, 16_000),
+        ] {
+            let n = from as usize / 2;
+            let x = sine(1000.0, from, n);
+            let y = resample(&x, from, to).unwrap();
+            assert_eq!(y.len(), resampled_len(n, from, to));
+            let expect = sine(1000.0, to, y.len());
+            // Interior (away from the zero-padded edges): no delay, no gain change.
+            let (a, b) = (y.len() / 10, y.len() * 9 / 10);
+            let err = y[a..b]
+                .iter()
+                .zip(&expect[a..b])
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0f32, f32::max);
+            assert!(err < 1e-3, "{from} -> {to}: max interior error {err}");
+        }
+    }
+
+    #[test]
+    fn edge_cases() {
+        assert_eq!(resample(&[], 8_000, 16_000).unwrap(), Vec::<f32>::new());
+        assert_eq!(
+            resample(&[0.1, 0.2], 16_000, 16_000).unwrap(),
+            vec![0.1, 0.2]
+        );
+        assert_eq!(resample(&[0.5], 8_000, 16_000).unwrap().len(), 2);
+        assert!(resample(&[0.5], 0, 16_000).is_err());
+        assert!(resample(&[0.5], 16_000, 0).is_err());
+        assert_eq!(resampled_len(2384, 8_000, 16_000), 4768);
+        assert_eq!(resampled_len(3, 16_000, 8_000), 2);
+    }
 }

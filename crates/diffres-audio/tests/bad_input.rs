@@ -83,7 +83,9 @@ fn text_file_renamed_wav() {
     let p = write(
         t.path(),
         "notes.wav",
-        b"This is not audio, just some text that someone renamed to .wav\n".repeat(20).as_slice(),
+        b"This is not audio, just some text that someone renamed to .wav\n"
+            .repeat(20)
+            .as_slice(),
     );
     let e = expect_err(&p);
     assert!(matches!(e, AudioError::Decode { .. }), "{e:?}");
@@ -106,10 +108,16 @@ fn nan_and_inf_samples() {
     let t = tempfile::tempdir().unwrap();
     let p = write(t.path(), "nan.wav", &float_wav(&[0.0, 0.1, f32::NAN, 0.2]));
     let e = expect_err(&p);
-    assert!(matches!(e, AudioError::NonFiniteFile { index: 2, .. }), "{e:?}");
+    assert!(
+        matches!(e, AudioError::NonFiniteFile { index: 2, .. }),
+        "{e:?}"
+    );
     let p = write(t.path(), "inf.wav", &float_wav(&[f32::INFINITY, 0.1]));
     let e = expect_err(&p);
-    assert!(matches!(e, AudioError::NonFiniteFile { index: 0, .. }), "{e:?}");
+    assert!(
+        matches!(e, AudioError::NonFiniteFile { index: 0, .. }),
+        "{e:?}"
+    );
     // A clean float WAV written the same way decodes.
     let p = write(t.path(), "ok.wav", &float_wav(&[0.0, 0.5, -0.5]));
     assert_eq!(decode_file(&p).unwrap().samples, vec![0.0, 0.5, -0.5]);
@@ -130,7 +138,11 @@ fn unsupported_codec() {
     assert!(e.to_string().contains("Opus"), "{e}");
     // A WAV with an unknown format tag (0x1234).
     let t = tempfile::tempdir().unwrap();
-    let p = write(t.path(), "odd.wav", &wav_bytes(0x1234, 16, 1, 16_000, &[0; 64]));
+    let p = write(
+        t.path(),
+        "odd.wav",
+        &wav_bytes(0x1234, 16, 1, 16_000, &[0; 64]),
+    );
     let e = expect_err(&p);
     assert!(matches!(e, AudioError::UnsupportedCodec { .. }), "{e:?}");
 }

@@ -34,7 +34,10 @@ fn right() -> Vec<f32> {
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Peak of the cross-correlation `sum_i a[i] b[i + lag]` over lags `-max_lag..=max_lag`,
@@ -75,6 +78,7 @@ fn lossless_formats_match_reference() {
         ("tone_s24.wav", 24),
         ("tone_s32.wav", 32),
         ("tone_f32.wav", 0),
+        ("tone_f64.wav", 0),
         ("tone_s16.flac", 16),
     ];
     for (name, bits) in cases {
@@ -106,7 +110,10 @@ fn stereo_is_downmixed_to_the_mean() {
     let d = decode_file(&fixture("stereo.ogg")).unwrap();
     assert_eq!(d.channels, 2);
     let (c, lag) = xcorr_peak(&expected, &d.samples, 1200);
-    println!("stereo.ogg: {} samples, xcorr peak {c:.4} at lag {lag}", d.samples.len());
+    println!(
+        "stereo.ogg: {} samples, xcorr peak {c:.4} at lag {lag}",
+        d.samples.len()
+    );
     assert!(c > 0.95, "stereo.ogg: xcorr {c}");
 }
 
@@ -154,7 +161,10 @@ fn lossy_formats_correlate_with_reference() {
             let ea: f64 = a.frame(t).iter().map(|&v| (v as f64).exp()).sum();
             let eb: f64 = b.frame(t).iter().map(|&v| (v as f64).exp()).sum();
             let db = 10.0 * (eb / ea).log10();
-            assert!(db.abs() < 1.0, "{name}: frame {t} energy differs by {db:.2} dB");
+            assert!(
+                db.abs() < 1.0,
+                "{name}: frame {t} energy differs by {db:.2} dB"
+            );
         }
     }
 }
@@ -178,7 +188,11 @@ fn all_formats_load_and_resample() {
         let same = load_audio(&p, SR).unwrap();
         assert_eq!(same, d.samples, "{name}: no-op resample");
         let down = load_audio(&p, 8_000).unwrap();
-        assert_eq!(down.len(), d.samples.len().div_ceil(2), "{name}: 8 kHz length");
+        assert_eq!(
+            down.len(),
+            d.samples.len().div_ceil(2),
+            "{name}: 8 kHz length"
+        );
         let up = load_audio(&p, 22_050).unwrap();
         assert_eq!(
             up.len(),

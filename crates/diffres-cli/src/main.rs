@@ -1,1 +1,430 @@
-fn main(){}
+//! `diffres`: audio classification with a learned temporal resolution.
+//!
+//! Run `diffres --help` and `diffres <command> --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use diffres::FrontEndKind;
+use diffres_models::ClassifierKind;
+use diffres_train::demo::{run_demo, DemoOptions};
+use diffres_train::experiment::{run_experiment, ExperimentSpec};
+use diffres_train::inference::{evaluate_run, load_run, predict_files};
+use diffres_train::{train, LrSchedule, TrainConfig, TrainOptions};
+
+/// Audio classification with DiffRes, a learned temporal resolution (Liu et al., ICLR 2023).
+///
+/// DiffRes sits between a log-mel spectrogram and a classifier: it scores every frame, keeps
+/// the important ones and merges the rest, so the classifier sees 25-75% fewer frames.
+/// Start with `diffres demo`; train on your own data with `diffres train --data DIR`.
+#[derive(Parser, Debug)]
+#[command(name = "diffres", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show DiffRes working in minutes: synthetic sound events, 100-FPS baseline vs DiffRes,
+    /// AvgPool and ChangeHopSize at 25 FPS; writes report.md with a table and figures.
+    Demo(DemoArgs),
+    /// Train a front end + classifier on a labelled audio dataset.
+    Train(TrainArgs),
+    /// Evaluate a trained run on its test split (or on another dataset with the same labels).
+    Eval(EvalArgs),
+    /// Predict the labels of audio files with a trained run.
+    Predict(PredictArgs),
+    /// Draw the paper's Figure 4 for audio files (score, input, output, resolution encoding)
+    /// and Figures 6-7 (activeness, guide loss) of a run.
+    Visualize(VisualizeArgs),
+    /// Run the paper's Table 1 grid: front ends x reductions x seeds (resumable).
+    Experiment(ExperimentArgs),
+    /// Write the synthetic sound-event dataset (WAV + manifest.csv).
+    Synth(SynthArgs),
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Output folder (data, runs, figures, report.md).
+    #[arg(long, default_value = "runs/demo")]
+    out: PathBuf,
+    /// Tiny version (4 clips per class, 1 epoch): checks the pipeline in seconds.
+    #[arg(long)]
+    quick: bool,
+    /// Also compare every front end at 50 FPS (about twice as long).
+    #[arg(long)]
+    full: bool,
+    /// Seed of the data and the training runs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Epochs per run (default 12; 1 with --quick).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Synthetic clips per class (default 80; 4 with --quick).
+    #[arg(long)]
+    clips_per_class: Option<usize>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Dataset, front end, classifier and optimisation options.
+#[derive(Args, Debug, Clone)]
+struct TrainOpts {
+    /// Dataset: a folder (one sub-folder per class, ESC-50, Speech Commands or FSDD layout) or a CSV manifest.
+    #[arg(long)]
+    data: PathBuf,
+    /// Dataset layout: auto, folders, csv, esc50, speech-commands, fsdd.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Validation fraction (for layouts without an official validation split).
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    /// Test fraction (for layouts without an official test split).
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
+    /// ESC-50 test fold (1-5).
+    #[arg(long)]
+    fold: Option<u32>,
+    /// Front end: diffres, avgpool, avgmaxpool, convavgpool, changehopsize, identity.
+    #[arg(long, default_value = "diffres")]
+    frontend: String,
+    /// Fraction of frames removed (delta), in (0, 1): 0.75 keeps 25%.
+    #[arg(long, default_value_t = 0.75)]
+    reduction: f64,
+    /// Spectrogram hop in milliseconds (1-40).
+    #[arg(long, default_value_t = 10.0)]
+    hop_ms: f32,
+    /// Mel bins.
+    #[arg(long, default_value_t = 128)]
+    mels: usize,
+    /// Frames per clip (pad or crop); default: the longest training clip (at most 3000).
+    #[arg(long)]
+    frames: Option<usize>,
+    /// Give the front end each clip's true length (padding is ignored, not treated as signal).
+    #[arg(long)]
+    variable_length: bool,
+    /// Classifier: cnn, efficientnet-b0, efficientnet-b2.
+    #[arg(long, default_value = "cnn")]
+    model: String,
+    /// Width of the compact CNN's first block.
+    #[arg(long, default_value_t = 16)]
+    cnn_width: usize,
+    /// Initial classifier weights (safetensors).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Step schedule START,GAMMA,EVERY (e.g. 25,0.9,1: from epoch 25, x0.9 every epoch).
+    #[arg(long)]
+    lr_schedule: Option<String>,
+    /// Seed of everything random.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// SpecAugment (frequency masks up to 37.5%, time masks up to 50%).
+    #[arg(long)]
+    specaugment: bool,
+    /// Mixup with probability 0.5.
+    #[arg(long)]
+    mixup: bool,
+    /// Weight of DiffRes's guide loss.
+    #[arg(long, default_value_t = 1.0)]
+    guide_weight: f64,
+    /// Class re-balancing sampler: on, off, or auto (on for multi-label data).
+    #[arg(long, default_value = "auto")]
+    balance: String,
+    /// Fail on the first unreadable audio file instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+    /// Device: cpu, or wgpu / vulkan in a build with that cargo feature.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Feature cache folder (default ~/.cache/diffres); "none" disables it.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    #[command(flatten)]
+    opts: TrainOpts,
+    /// Run folder (config.json, metrics.jsonl, results.json, checkpoints, curves).
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue a killed run in --out from its last finished epoch.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Run folder written by `diffres train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Evaluate on this dataset instead of the run's own test split.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// Run folder written by `diffres train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Audio files (WAV, FLAC, OGG, MP3).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Labels per file.
+    #[arg(long, default_value_t = 3)]
+    top_k: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct VisualizeArgs {
+    /// Run folder written by `diffres train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Audio files to draw.
+    files: Vec<PathBuf>,
+    /// Output folder for the PNGs.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct ExperimentArgs {
+    #[command(flatten)]
+    opts: TrainOpts,
+    /// Front ends to compare, comma-separated (the identity baseline is always included).
+    #[arg(long, default_value = "diffres,avgpool,changehopsize,convavgpool")]
+    frontends: String,
+    /// Reductions, comma-separated.
+    #[arg(long, default_value = "0.25,0.5,0.75")]
+    reductions: String,
+    /// Seeds per cell (seed, seed+1, ...).
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
+    /// Output folder (one run folder per cell, table.md, table.csv, table.png).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct SynthArgs {
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Clips per class.
+    #[arg(long, default_value_t = 100)]
+    clips_per_class: usize,
+    /// Clip length in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f32,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl TrainOpts {
+    fn config(&self) -> Result<TrainConfig> {
+        let frontend: FrontEndKind = self.frontend.parse()?;
+        let model: ClassifierKind = self.model.parse()?;
+        let balance = match self.balance.as_str() {
+            "auto" => None,
+            "on" | "true" | "yes" => Some(true),
+            "off" | "false" | "no" => Some(false),
+            other => bail!("--balance {other}: expected auto, on or off"),
+        };
+        let config = TrainConfig {
+            data: self.data.clone(),
+            format: self.format.clone(),
+            val_fraction: self.val_fraction,
+            test_fraction: self.test_fraction,
+            fold: self.fold,
+            frontend,
+            reduction: if frontend == FrontEndKind::Identity { 0.0 } else { self.reduction },
+            hop_ms: self.hop_ms,
+            mels: self.mels,
+            frames: self.frames,
+            variable_length: self.variable_length,
+            model,
+            cnn_width: self.cnn_width,
+            init: self.init.clone(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            lr_schedule: self.lr_schedule.as_deref().map(LrSchedule::parse).transpose()?,
+            seed: self.seed,
+            specaugment: self.specaugment,
+            mixup: self.mixup,
+            guide_weight: self.guide_weight,
+            balance,
+            strict: self.strict,
+            device: self.device.clone(),
+            ..TrainConfig::default()
+        };
+        config.validate()?;
+        if !self.data.exists() {
+            bail!("dataset {} does not exist", self.data.display());
+        }
+        Ok(config)
+    }
+
+    fn cache(&self) -> Option<PathBuf> {
+        match &self.cache_dir {
+            Some(p) if p.as_os_str() == "none" => None,
+            Some(p) => Some(p.clone()),
+            None => Some(diffres_train::data::default_cache_dir()),
+        }
+    }
+}
+
+fn print_results(results: &diffres_train::RunResults) {
+    println!(
+        "{} ({} -> {} frames, {:.0} FPS): test {} {:.2}% (best validation {:.2}% at epoch {}), {:.0} s",
+        results.frontend,
+        results.frames_in,
+        results.frames_out,
+        results.fps,
+        results.metric,
+        100.0 * results.test_metric,
+        100.0 * results.best_val_metric,
+        results.best_epoch,
+        results.wall_time_s
+    );
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo(a) => {
+            let opts = DemoOptions {
+                out: a.out,
+                quick: a.quick,
+                full: a.full,
+                seed: a.seed,
+                epochs: a.epochs,
+                clips_per_class: a.clips_per_class,
+                progress: !a.quiet,
+            };
+            let report = run_demo(&opts)?;
+            println!("{}", report.table.to_markdown());
+            println!("wall time {:.0} s; report: {}", report.wall_time_s, report.report.display());
+        }
+        Command::Train(a) => {
+            let config = a.opts.config()?;
+            let opts = TrainOptions {
+                out: a.out,
+                resume: a.resume,
+                cache_dir: a.opts.cache(),
+                progress: !a.opts.quiet,
+                stop_after: None,
+            };
+            let results = train(&config, &opts)?;
+            print_results(&results);
+            println!("run folder: {}", opts.out.display());
+        }
+        Command::Eval(a) => {
+            let run = load_run(&a.run)?;
+            let cache = Some(diffres_train::data::default_cache_dir());
+            let report = evaluate_run(&run, a.data.as_deref(), cache.as_deref(), !a.quiet)?;
+            println!(
+                "{} split of {}: {} {:.2}% on {} clips",
+                report.split,
+                report.data.display(),
+                report.metric,
+                100.0 * report.value,
+                report.clips
+            );
+            println!("{}", serde_json::to_string_pretty(&report.metrics)?);
+        }
+        Command::Predict(a) => {
+            let run = load_run(&a.run)?;
+            let predictions = predict_files(&run, &a.files, a.top_k)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&predictions)?);
+            } else {
+                for p in predictions {
+                    let top: Vec<String> = p.top.iter().map(|(l, q)| format!("{l} {:.1}%", 100.0 * q)).collect();
+                    println!("{}: {}", p.file.display(), top.join(", "));
+                }
+            }
+        }
+        Command::Visualize(a) => {
+            let run = load_run(&a.run)?;
+            let mut written = diffres_train::visualize::visualize_files(&run, &a.files, &a.out)?;
+            written.extend(diffres_train::visualize::training_figures(
+                &[(run.info.config.frontend.to_string(), a.run.clone())],
+                &a.out,
+            )?);
+            for p in written {
+                println!("{}", p.display());
+            }
+        }
+        Command::Experiment(a) => {
+            let base = a.opts.config()?;
+            let frontends = a
+                .frontends
+                .split(',')
+                .map(|s| s.parse::<FrontEndKind>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let reductions = a
+                .reductions
+                .split(',')
+                .map(|s| s.trim().parse::<f64>().with_context(|| format!("--reductions: '{s}' is not a number")))
+                .collect::<Result<Vec<_>>>()?;
+            let spec = ExperimentSpec {
+                base,
+                frontends,
+                reductions,
+                seeds: a.seeds,
+                out: a.out.clone(),
+            };
+            let table = run_experiment(&spec, a.opts.cache().as_deref(), !a.opts.quiet)?;
+            println!("{}", table.to_markdown());
+            println!("written: {}", a.out.join("table.md").display());
+        }
+        Command::Synth(a) => {
+            let cfg = diffres_data::synth::SynthConfig {
+                clips_per_class: a.clips_per_class,
+                seconds: a.seconds,
+                seed: a.seed,
+                ..Default::default()
+            };
+            let manifest = diffres_data::synth::write_dataset(&a.out, &cfg)?;
+            println!("{}", manifest.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", causes.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().ok_or("usage: synth_dataset OUT_DIR [CLIPS_PER_CLASS] [SEED]")?);
+    let dir = PathBuf::from(
+        args.next()
+            .ok_or("usage: synth_dataset OUT_DIR [CLIPS_PER_CLASS] [SEED]")?,
+    );
     let clips_per_class = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
     let seed = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
     let cfg = diffres_data::synth::SynthConfig {

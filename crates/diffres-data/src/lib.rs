@@ -57,9 +57,7 @@ pub use loaders::{
     detect_format, esc50_cross_validation, esc50_folds, speech_commands_percentage,
     speech_commands_which_set,
 };
-pub use util::{
-    derive_seed, is_audio_file, split_counts, stratified_split, AUDIO_EXTENSIONS,
-};
+pub use util::{derive_seed, is_audio_file, split_counts, stratified_split, AUDIO_EXTENSIONS};
 
 /// A dataset partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -284,7 +282,13 @@ impl Dataset {
             self.split_len(Split::Test),
         );
         let counts: Vec<Vec<usize>> = Split::ALL.iter().map(|&sp| self.class_counts(sp)).collect();
-        let width = self.classes.iter().map(|c| c.len()).max().unwrap_or(5).max(5);
+        let width = self
+            .classes
+            .iter()
+            .map(|c| c.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         s.push_str(&format!(
             "  {:<width$} {:>7} {:>7} {:>7}\n",
             "class", "train", "val", "test"
@@ -335,4 +339,42 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         });
     }
     Ok(ds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_queries_multi_label() {
+        let clip = |labels: Vec<usize>, split| Clip {
+            path: PathBuf::from("x.wav"),
+            labels,
+            split,
+        };
+        let ds = Dataset {
+            name: "t".into(),
+            format: Format::Csv,
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            multi_label: true,
+            clips: vec![
+                clip(vec![0, 2], Split::Train),
+                clip(vec![2], Split::Train),
+                clip(vec![1], Split::Val),
+                clip(vec![0, 1, 2], Split::Test),
+            ],
+        };
+        assert_eq!(ds.class_counts(Split::Train), vec![1, 0, 2]);
+        assert_eq!(ds.class_counts(Split::Val), vec![0, 1, 0]);
+        assert_eq!(ds.class_counts(Split::Test), vec![1, 1, 1]);
+        assert_eq!(ds.split(Split::Train).len(), 2);
+        assert_eq!(ds.split_len(Split::Test), 1);
+        assert_eq!(ds.class_index("c"), Some(2));
+        assert_eq!(ds.num_classes(), 3);
+        let s = ds.summary();
+        assert!(
+            s.contains("multi-label") && s.contains("train 2, val 1, test 1"),
+            "{s}"
+        );
+    }
 }

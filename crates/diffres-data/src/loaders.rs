@@ -10,19 +10,30 @@ use crate::util::{
 };
 use crate::{Clip, Dataset, Format, LoadOptions, Split};
 
+/// The dataset name: a file's stem (but the folder's name for a generic `manifest.csv` or
+/// `esc50.csv`), else the folder's name.
 fn dataset_name(path: &Path) -> String {
-    let base = if path.is_file() {
-        path.file_stem().map(|s| s.to_string_lossy().into_owned())
-    } else {
-        None
-    };
-    base.or_else(|| {
-        path.canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-    })
-    .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
-    .unwrap_or_else(|| "dataset".to_string())
+    if path.is_file() {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        match stem.as_deref() {
+            Some("manifest") | Some("esc50") | None => {
+                if let Some(parent) = path.parent() {
+                    let parent = if parent.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        parent
+                    };
+                    return dataset_name(parent);
+                }
+            }
+            Some(s) => return s.to_string(),
+        }
+    }
+    path.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "dataset".to_string())
 }
 
 fn not_a(path: &Path, expected: &str, reason: impl Into<String>) -> DataError {
@@ -72,7 +83,7 @@ pub(crate) fn parse_fsdd_name(path: &Path) -> Option<(String, String, u32)> {
 }
 
 /// Detect the layout of `path` (see the crate docs for the order of the checks):
-/// `meta/esc50.csv` -> ESC-50; `validation_list.txt`, `testing_list.txt` or
+/// `meta/esc50.csv` (or that file itself) -> ESC-50; `validation_list.txt`, `testing_list.txt` or
 /// `_background_noise_` -> Speech Commands; a `.csv` file, or a folder with `manifest.csv` or a
 /// single top-level `*.csv` -> CSV; top-level audio files that all match the FSDD naming ->
 /// FSDD; subfolders containing audio -> folders; otherwise an error saying what was looked for.
@@ -83,6 +94,13 @@ pub fn detect_format(path: &Path) -> Result<Format> {
         });
     }
     if path.is_file() {
+        let is_esc50_meta = file_name_str(path) == "esc50.csv"
+            && path
+                .parent()
+                .is_some_and(|m| file_name_str(m) == "meta" && m.parent().is_some());
+        if is_esc50_meta {
+            return Ok(Format::Esc50);
+        }
         let is_csv = path
             .extension()
             .and_then(|e| e.to_str())
@@ -338,7 +356,10 @@ pub(crate) fn load_csv(csv_path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let multi_label = labels_col.is_some() || labels.iter().any(|l| l.len() > 1);
     let (classes, idx) = index_labels(&labels);
     let splits: Vec<Split> = if split_col.is_some() {
-        splits.into_iter().map(|s| s.expect("split column")).collect()
+        splits
+            .into_iter()
+            .map(|s| s.expect("split column"))
+            .collect()
     } else {
         let strata: Vec<usize> = idx.iter().map(|l| l[0]).collect();
         stratified_split(&strata, opts.val_fraction, opts.test_fraction, opts.seed)

@@ -10,19 +10,29 @@
 //!
 //! | class | event |
 //! |---|---|
-//! | `beep` | one tone burst, 60-85 ms, 800-2000 Hz |
-//! | `double_beep` | two 25 ms bursts of one tone (800-2000 Hz) with a 25-35 ms gap (75-85 ms in all) |
-//! | `chirp_up` | 40-60 ms linear chirp 500 -> 3000 Hz |
-//! | `chirp_down` | 40-60 ms linear chirp 3000 -> 500 Hz |
-//! | `slow_siren` | ~0.5 s FM tone around 1 kHz (+-150-250 Hz), 2.5-3.5 Hz modulation |
+//! | `beep` | one tone burst, 70-90 ms, 800-2000 Hz |
+//! | `double_beep` | two 25-30 ms bursts of one tone (800-2000 Hz) with a 20-30 ms gap (70-90 ms in all) |
+//! | `chirp_up` | 30-40 ms linear chirp 500 -> 3000 Hz (each end +-10%) |
+//! | `chirp_down` | 30-40 ms linear chirp 3000 -> 500 Hz |
+//! | `slow_siren` | 0.45-0.55 s FM tone around 0.9-1.1 kHz (+-150-250 Hz), 2.5-3.5 Hz modulation |
 //! | `fast_siren` | the same at 11-13 Hz modulation |
-//! | `knock` | 2-3 damped resonant impulses (200-700 Hz), 60-150 ms apart |
-//! | `hum` | 50 or 60 Hz mains hum with harmonics, whole clip |
-//! | `rain` | dense random small clicks plus high-passed noise, whole clip |
+//! | `knock` | 2-3 damped resonant impulses (200-700 Hz, decay 8-20 ms), 60-150 ms apart |
+//! | `hum` | 50 or 60 Hz (+-1%) mains hum with 4-8 harmonics, whole clip |
+//! | `rain` | dense random small clicks (150-400 /s) plus high-passed noise, whole clip |
 //!
-//! Timing pairs: `beep`/`double_beep` (a 25-35 ms gap) and `chirp_up`/`chirp_down` (direction of a
-//! 40-60 ms sweep); `slow_siren`/`fast_siren` differ in modulation rate (the 12 Hz one is blurred
-//! by 40 ms pooling).
+//! Timing pairs: `beep`/`double_beep` have the same span and energy distributions and differ
+//! only by a 20-30 ms gap; `chirp_up`/`chirp_down` have the same magnitude spectrum and differ
+//! only in the direction of a 30-40 ms sweep. `slow_siren`/`fast_siren` differ in modulation
+//! rate (the 12 Hz modulation is smeared, not removed, by 40 ms pooling). The SNR is measured
+//! over the event's span (gap included), so a pair's members carry the same energy.
+//!
+//! Measured with a crude frequency-invariant probe (gradient-boosted trees on event-centred
+//! per-frame max / centroid / energy of a 128-mel log-mel, 4-fold CV, 100 clips per class),
+//! 100 frames/s vs the same average-pooled to 25 frames/s: beep/double_beep 0.95 vs 0.77,
+//! chirp_up/chirp_down 0.85 vs 0.81, slow/fast siren 0.97 vs 0.94; all nine classes (200 clips
+//! per class, 180 test clips) 0.95 vs 0.91. So pooling hurts the pairs,
+//! most clearly the double beep; the chirp pair is only partly lost (a sweep that straddles two
+//! pooled frames leaks its direction). A CNN has not been trained on it inside this crate.
 //!
 //! Every clip is generated from its own RNG seeded by `(seed, class, index)`, so the dataset is
 //! deterministic, independent of generation order, and generated in parallel.
@@ -53,9 +63,9 @@ const CLASS_NAMES: [&str; 9] = [
     "rain",
 ];
 
-/// The class names, in class-index order (also alphabetical order is NOT implied: when the
-/// written manifest is loaded back, [`crate::load_dataset`] sorts class names alphabetically, so
-/// map by name with [`crate::Dataset::class_index`]).
+/// The class names, in generator class-index order. This is not alphabetical: when the written
+/// manifest is loaded back, [`crate::load_dataset`] sorts class names alphabetically, so map
+/// between the two by name (see [`crate::Dataset::class_index`]).
 pub fn class_names() -> &'static [&'static str] {
     &CLASS_NAMES
 }
@@ -98,7 +108,9 @@ impl SynthConfig {
     /// 8 kHz <= sample_rate <= 192 kHz, a finite SNR range with low <= high, valid fractions.
     pub fn validate(&self) -> Result<()> {
         if self.clips_per_class == 0 {
-            return Err(DataError::InvalidConfig("clips_per_class must be >= 1".into()));
+            return Err(DataError::InvalidConfig(
+                "clips_per_class must be >= 1".into(),
+            ));
         }
         if !(self.seconds.is_finite() && (0.3..=600.0).contains(&self.seconds)) {
             return Err(DataError::InvalidConfig(format!(
@@ -123,7 +135,9 @@ impl SynthConfig {
 
     /// Samples per clip.
     pub fn num_samples(&self) -> usize {
-        ((self.seconds as f64) * self.sample_rate as f64).round().max(1.0) as usize
+        ((self.seconds as f64) * self.sample_rate as f64)
+            .round()
+            .max(1.0) as usize
     }
 }
 
@@ -176,15 +190,15 @@ fn event<R: Rng + ?Sized>(class: usize, rng: &mut R, sr: f32, n: usize) -> (Vec<
     match CLASS_NAMES[class] {
         "beep" => {
             let f = uni(rng, 800.0, 2000.0);
-            let len = ms(sr, uni(rng, 60.0, 85.0)).min(max_len.max(1));
+            let len = ms(sr, uni(rng, 70.0, 90.0)).min(max_len.max(1));
             let mut x = tone(f, len, sr, uni(rng, 0.0, two_pi));
             apply_ramps(&mut x, ms(sr, 3.0));
             (x, false)
         }
         "double_beep" => {
             let f = uni(rng, 800.0, 2000.0);
-            let burst = ms(sr, 25.0);
-            let gap = ms(sr, uni(rng, 25.0, 35.0));
+            let burst = ms(sr, uni(rng, 25.0, 30.0));
+            let gap = ms(sr, uni(rng, 20.0, 30.0));
             let phase = uni(rng, 0.0, two_pi);
             let len = 2 * burst + gap;
             let mut x = tone(f, len, sr, phase);
@@ -204,7 +218,7 @@ fn event<R: Rng + ?Sized>(class: usize, rng: &mut R, sr: f32, n: usize) -> (Vec<
             };
             let f0 = f0 * uni(rng, 0.9, 1.1);
             let f1 = f1 * uni(rng, 0.9, 1.1);
-            let len = ms(sr, uni(rng, 40.0, 60.0)).min(max_len.max(1));
+            let len = ms(sr, uni(rng, 30.0, 40.0)).min(max_len.max(1));
             let d = len as f32 / sr;
             let ph0 = uni(rng, 0.0, two_pi);
             let mut x: Vec<f32> = (0..len)
@@ -328,6 +342,14 @@ fn background<R: Rng + ?Sized>(rng: &mut R, n: usize) -> Vec<f32> {
     let (mut b0, mut b1, mut b2) = (0.0f32, 0.0f32, 0.0f32);
     let mut white = Vec::with_capacity(n);
     let mut pink = Vec::with_capacity(n);
+    // Warm the filter up (its slowest pole has a time constant of ~425 samples) so the clip
+    // does not start with a quiet transient.
+    for _ in 0..2048 {
+        let w = uni(rng, -1.0, 1.0) * 3f32.sqrt();
+        b0 = 0.99765 * b0 + w * 0.099_046;
+        b1 = 0.963 * b1 + w * 0.296_516_4;
+        b2 = 0.57 * b2 + w * 1.052_691_3;
+    }
     for _ in 0..n {
         let w = uni(rng, -1.0, 1.0) * 3f32.sqrt();
         b0 = 0.99765 * b0 + w * 0.099_046;
@@ -519,9 +541,9 @@ pub fn write_dataset(dir: &Path, cfg: &SynthConfig) -> Result<PathBuf> {
         std::fs::create_dir_all(&d).map_err(io_err(&d))?;
     }
     let clips = generate(cfg);
-    clips
-        .par_iter()
-        .try_for_each(|c| write_wav(&dir.join(relative_wav_path(c)), &c.samples, cfg.sample_rate))?;
+    clips.par_iter().try_for_each(|c| {
+        write_wav(&dir.join(relative_wav_path(c)), &c.samples, cfg.sample_rate)
+    })?;
     let mut w = csv::Writer::from_path(&manifest).map_err(|source| DataError::Csv {
         path: manifest.clone(),
         source,
@@ -530,7 +552,8 @@ pub fn write_dataset(dir: &Path, cfg: &SynthConfig) -> Result<PathBuf> {
         path: manifest.clone(),
         source,
     };
-    w.write_record(["path", "label", "split"]).map_err(csv_err)?;
+    w.write_record(["path", "label", "split"])
+        .map_err(csv_err)?;
     for c in &clips {
         w.write_record([
             relative_wav_path(c).as_str(),

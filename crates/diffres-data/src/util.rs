@@ -98,9 +98,9 @@ pub fn mix64(mut z: u64) -> u64 {
 
 /// Derive a seed from a base seed and a list of integers (order-sensitive).
 pub fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
-    parts
-        .iter()
-        .fold(mix64(seed), |acc, &p| mix64(acc ^ mix64(p.wrapping_add(0x51_7C_C1_B7))))
+    parts.iter().fold(mix64(seed), |acc, &p| {
+        mix64(acc ^ mix64(p.wrapping_add(0x51_7C_C1_B7)))
+    })
 }
 
 pub(crate) fn check_fractions(val: f64, test: f64) -> Result<()> {
@@ -181,4 +181,46 @@ pub(crate) fn index_labels(labels: &[Vec<String>]) -> (Vec<String>, Vec<Vec<usiz
         })
         .collect();
     (classes, idx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derive_seed_is_deterministic_and_order_sensitive() {
+        assert_eq!(derive_seed(1, &[2, 3]), derive_seed(1, &[2, 3]));
+        assert_ne!(derive_seed(1, &[2, 3]), derive_seed(1, &[3, 2]));
+        assert_ne!(derive_seed(1, &[2, 3]), derive_seed(2, &[2, 3]));
+    }
+
+    #[test]
+    fn stratified_split_counts_and_independence() {
+        // 10 items of stratum 0, 30 of stratum 1
+        let strata: Vec<usize> = (0..40).map(|i| usize::from(i >= 10)).collect();
+        let s = stratified_split(&strata, 0.2, 0.1, 42);
+        let count = |st: usize, sp: Split| {
+            s.iter()
+                .zip(&strata)
+                .filter(|(x, y)| **y == st && **x == sp)
+                .count()
+        };
+        assert_eq!((count(0, Split::Val), count(0, Split::Test)), (2, 1));
+        assert_eq!((count(1, Split::Val), count(1, Split::Test)), (6, 3));
+        assert_eq!(s, stratified_split(&strata, 0.2, 0.1, 42));
+        assert_ne!(s, stratified_split(&strata, 0.2, 0.1, 43));
+        // a stratum's assignment does not depend on the other strata
+        let only0 = stratified_split(&strata[..10], 0.2, 0.1, 42);
+        assert_eq!(&s[..10], &only0[..]);
+    }
+
+    #[test]
+    fn audio_extensions() {
+        assert!(is_audio_file(Path::new("a/b.WAV")));
+        assert!(is_audio_file(Path::new("b.Flac")));
+        assert!(is_audio_file(Path::new("b.ogg")));
+        assert!(is_audio_file(Path::new("b.mp3")));
+        assert!(!is_audio_file(Path::new("b.txt")));
+        assert!(!is_audio_file(Path::new("wav")));
+    }
 }

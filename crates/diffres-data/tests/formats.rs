@@ -66,7 +66,13 @@ fn folders_stratified_counts_and_determinism() {
     // each clip's label matches its folder
     for c in &ds.clips {
         let rel = c.path.strip_prefix(dir.path()).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_str().unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap();
         assert_eq!(ds.classes[c.label()], top);
     }
     // same seed -> same split; explicit format gives the same result
@@ -102,7 +108,10 @@ fn folders_empty_class_is_an_error_naming_it() {
     fs::create_dir_all(dir.path().join("delta")).unwrap();
     touch(&dir.path().join("delta/readme.txt"));
     let err = load_dataset(dir.path(), &opts(Format::Folders, 0)).unwrap_err();
-    assert!(matches!(err, DataError::EmptyClass { ref class, .. } if class == "delta"), "{err}");
+    assert!(
+        matches!(err, DataError::EmptyClass { ref class, .. } if class == "delta"),
+        "{err}"
+    );
     assert!(err.to_string().contains("delta"));
 }
 
@@ -145,7 +154,11 @@ fn csv_with_split_column_quotes_and_aliases() {
         .iter()
         .map(|c| {
             (
-                c.path.strip_prefix(d).unwrap().to_string_lossy().into_owned(),
+                c.path
+                    .strip_prefix(d)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
                 c.labels.clone(),
                 c.split,
             )
@@ -203,7 +216,11 @@ fn csv_label_column_with_several_labels_is_multi_label() {
     assert!(ds.multi_label);
     assert_eq!(ds.clips[1].labels, vec![0, 1]);
     write(&d.join("m.csv"), "path,label\n1.wav,x\n2.wav,y\n");
-    assert!(!load_dataset(&d.join("m.csv"), &LoadOptions::default()).unwrap().multi_label);
+    assert!(
+        !load_dataset(&d.join("m.csv"), &LoadOptions::default())
+            .unwrap()
+            .multi_label
+    );
 }
 
 #[test]
@@ -217,7 +234,10 @@ fn csv_errors() {
     write(&m, "file_path,label\n1.wav,x\n");
     let e = load_dataset(&m, &o).unwrap_err();
     assert!(matches!(e, DataError::CsvMissingColumn { .. }), "{e}");
-    assert!(e.to_string().contains("'path'") && e.to_string().contains("m.csv"), "{e}");
+    assert!(
+        e.to_string().contains("'path'") && e.to_string().contains("m.csv"),
+        "{e}"
+    );
 
     write(&m, "path,category\n1.wav,x\n");
     let e = load_dataset(&m, &o).unwrap_err();
@@ -290,17 +310,30 @@ fn esc50_folds_and_validation() {
     // 16 non-test clips per class, val = round(1.6) = 2
     assert_eq!(ds.class_counts(Split::Val), vec![2, 2, 2]);
     assert_eq!(ds.class_counts(Split::Train), vec![14, 14, 14]);
+    // the metadata file itself is accepted too
+    let meta = dir.path().join("meta/esc50.csv");
+    assert_eq!(detect_format(&meta).unwrap(), Format::Esc50);
+    let via_meta = load_dataset(&meta, &o).unwrap();
+    assert_eq!(via_meta.clips, ds.clips);
     // default fold is 1
     let d1 = load_dataset(dir.path(), &LoadOptions::default()).unwrap();
-    assert!(d1
-        .split(Split::Test)
-        .iter()
-        .all(|c| c.path.file_name().unwrap().to_str().unwrap().starts_with("1-")));
+    assert!(d1.split(Split::Test).iter().all(|c| c
+        .path
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("1-")));
     // cross-validation: every clip is in exactly one test fold
     let cv = esc50_cross_validation(dir.path(), &LoadOptions::default()).unwrap();
     assert_eq!(cv.len(), 5);
     for i in 0..60 {
-        assert_eq!(cv.iter().filter(|d| d.clips[i].split == Split::Test).count(), 1);
+        assert_eq!(
+            cv.iter()
+                .filter(|d| d.clips[i].split == Split::Test)
+                .count(),
+            1
+        );
     }
     // determinism
     let again = load_dataset(dir.path(), &o).unwrap();
@@ -317,7 +350,10 @@ fn esc50_errors() {
             ..LoadOptions::default()
         };
         let e = load_dataset(dir.path(), &o).unwrap_err();
-        assert!(matches!(e, DataError::FoldOutOfRange { fold, .. } if fold == bad), "{e}");
+        assert!(
+            matches!(e, DataError::FoldOutOfRange { fold, .. } if fold == bad),
+            "{e}"
+        );
     }
     fs::remove_file(dir.path().join("audio/3-11-A-1.wav")).unwrap();
     let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
@@ -344,9 +380,18 @@ fn speech_commands_hash_matches_tensorflow() {
         speech_commands_percentage("yes/439c84f4_nohash_0.wav"),
         speech_commands_percentage("other/439c84f4_nohash_3.wav")
     );
-    assert_eq!(speech_commands_which_set("yes/439c84f4_nohash_1.wav"), Split::Val);
-    assert_eq!(speech_commands_which_set("bed/0c40e715_nohash_0.wav"), Split::Test);
-    assert_eq!(speech_commands_which_set("no/0a7c2a8d_nohash_0.wav"), Split::Train);
+    assert_eq!(
+        speech_commands_which_set("yes/439c84f4_nohash_1.wav"),
+        Split::Val
+    );
+    assert_eq!(
+        speech_commands_which_set("bed/0c40e715_nohash_0.wav"),
+        Split::Test
+    );
+    assert_eq!(
+        speech_commands_which_set("no/0a7c2a8d_nohash_0.wav"),
+        Split::Train
+    );
 }
 
 #[test]
@@ -381,10 +426,18 @@ fn speech_commands_hash_split_without_lists() {
 fn speech_commands_lists() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for f in ["up/a_nohash_0.wav", "up/b_nohash_0.wav", "up/c_nohash_0.wav", "down/d_nohash_0.wav"] {
+    for f in [
+        "up/a_nohash_0.wav",
+        "up/b_nohash_0.wav",
+        "up/c_nohash_0.wav",
+        "down/d_nohash_0.wav",
+    ] {
         touch(&d.join(f));
     }
-    write(&d.join("validation_list.txt"), "up/b_nohash_0.wav\nleft/zz_nohash_0.wav\n");
+    write(
+        &d.join("validation_list.txt"),
+        "up/b_nohash_0.wav\nleft/zz_nohash_0.wav\n",
+    );
     write(&d.join("testing_list.txt"), "down/d_nohash_0.wav\n");
     let ds = load_dataset(d, &opts(Format::SpeechCommands, 0)).unwrap();
     assert_eq!(ds.classes, vec!["down", "up"]);
@@ -396,7 +449,10 @@ fn speech_commands_lists() {
     // an empty word folder is an error
     fs::create_dir_all(d.join("left")).unwrap();
     let e = load_dataset(d, &LoadOptions::default()).unwrap_err();
-    assert!(matches!(e, DataError::EmptyClass { ref class, .. } if class == "left"), "{e}");
+    assert!(
+        matches!(e, DataError::EmptyClass { ref class, .. } if class == "left"),
+        "{e}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -466,14 +522,23 @@ fn general_errors() {
     let e = load_dataset(d, &o).unwrap_err();
     assert!(e.to_string().contains("2 top-level .csv"), "{e}");
 
-    for (v, t) in [(1.0, 0.1), (-0.1, 0.1), (0.1, 1.5), (0.6, 0.5), (f64::NAN, 0.1)] {
+    for (v, t) in [
+        (1.0, 0.1),
+        (-0.1, 0.1),
+        (0.1, 1.5),
+        (0.6, 0.5),
+        (f64::NAN, 0.1),
+    ] {
         let o = LoadOptions {
             val_fraction: v,
             test_fraction: t,
             ..LoadOptions::default()
         };
         let e = load_dataset(d, &o).unwrap_err();
-        assert!(matches!(e, DataError::FractionOutOfRange { .. }), "{v} {t}: {e}");
+        assert!(
+            matches!(e, DataError::FractionOutOfRange { .. }),
+            "{v} {t}: {e}"
+        );
     }
 
     // requesting a specific format on the wrong layout
@@ -486,10 +551,19 @@ fn format_and_split_names() {
     for f in Format::ALL {
         assert_eq!(f.to_string().parse::<Format>().unwrap(), f);
     }
-    assert_eq!("speech-commands".parse::<Format>().unwrap(), Format::SpeechCommands);
-    assert_eq!("Speech_Commands".parse::<Format>().unwrap(), Format::SpeechCommands);
+    assert_eq!(
+        "speech-commands".parse::<Format>().unwrap(),
+        Format::SpeechCommands
+    );
+    assert_eq!(
+        "Speech_Commands".parse::<Format>().unwrap(),
+        Format::SpeechCommands
+    );
     assert_eq!("ESC-50".parse::<Format>().unwrap(), Format::Esc50);
-    assert!(matches!("wav".parse::<Format>(), Err(DataError::UnknownFormat(_))));
+    assert!(matches!(
+        "wav".parse::<Format>(),
+        Err(DataError::UnknownFormat(_))
+    ));
     for s in Split::ALL {
         assert_eq!(s.to_string().parse::<Split>().unwrap(), s);
     }

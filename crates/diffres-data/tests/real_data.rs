@@ -10,7 +10,9 @@ use diffres_data::{
 fn data_root() -> PathBuf {
     std::env::var_os("DIFFRES_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
+        })
 }
 
 fn dataset(name: &str) -> Option<PathBuf> {
@@ -38,14 +40,24 @@ fn real_speech_commands_sample() {
     assert_eq!(ds.classes[0], "bed");
     assert_eq!(ds.classes[29], "zero");
     assert_eq!(ds.clips.len(), 300);
-    assert!(ds.class_counts(Split::Train).iter().zip(ds.class_counts(Split::Val)).zip(ds.class_counts(Split::Test)).all(|((a, b), c)| a + b + c == 10));
+    assert!(ds
+        .class_counts(Split::Train)
+        .iter()
+        .zip(ds.class_counts(Split::Val))
+        .zip(ds.class_counts(Split::Test))
+        .all(|((a, b), c)| a + b + c == 10));
     // split sizes from the official lists (checked in Python)
     assert_eq!(ds.split(Split::Train).len(), 205);
     assert_eq!(ds.split(Split::Val).len(), 44);
     assert_eq!(ds.split(Split::Test).len(), 51);
     // the official lists were made with the hash rule: they agree on every file
     for c in &ds.clips {
-        let rel = c.path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = c
+            .path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         assert_eq!(speech_commands_which_set(&rel), c.split, "{rel}");
     }
 }
@@ -58,7 +70,10 @@ fn real_fsdd() {
     assert_eq!(detect_format(&root).unwrap(), Format::Fsdd);
     let ds = load_dataset(&root, &LoadOptions::default()).unwrap();
     assert_eq!(ds.format, Format::Fsdd);
-    assert_eq!(ds.classes, (0..10).map(|d| d.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        ds.classes,
+        (0..10).map(|d| d.to_string()).collect::<Vec<_>>()
+    );
     assert_eq!(ds.clips.len(), 3000);
     let test = ds.split(Split::Test);
     assert_eq!(test.len(), 300);

@@ -231,6 +231,8 @@ pub fn mean_roc_auc(scores: &[Vec<f32>], targets: &[Vec<bool>]) -> f64 {
 /// Inverse of the standard normal CDF, Wichura's algorithm AS241 (PPND16), accurate to
 /// about 1e-16 relative. `p` must lie in (0, 1); 0 and 1 give `-inf` / `+inf`, anything
 /// else outside (or NaN) gives NaN.
+// The coefficients are the published ones (Wichura 1988), kept at full length.
+#[allow(clippy::excessive_precision)]
 pub fn inverse_normal_cdf(p: f64) -> f64 {
     if p.is_nan() || !(0.0..=1.0).contains(&p) {
         return f64::NAN;

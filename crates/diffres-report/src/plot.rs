@@ -692,6 +692,9 @@ pub fn diffres_figure(path: &Path, fig: &DiffResFigure) -> Result<()> {
     Ok(())
 }
 
+/// `(fps, mean %, std %)` of one cell in [`experiment_plot`].
+type ErrPoint = (f64, f64, f64);
+
 /// Metric vs FPS from an [`ExperimentTable`], 900x550 PNG: one line per front end with
 /// ± std error bars, the identity baseline as a horizontal dashed line. Values in %.
 pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
@@ -700,12 +703,12 @@ pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
     root.fill(&WHITE).map_err(perr)?;
     let title = format!("{} vs frames per second", table.metric);
     // (fps, mean %, std %) per column.
-    let lines: Vec<(String, Vec<(f64, f64, f64)>)> = table
+    let lines: Vec<(String, Vec<ErrPoint>)> = table
         .column_names()
         .into_iter()
         .enumerate()
         .map(|(j, name)| {
-            let mut pts: Vec<(f64, f64, f64)> = table
+            let mut pts: Vec<ErrPoint> = table
                 .rows
                 .iter()
                 .filter_map(|r| {

@@ -1,1 +1,31 @@
+//! # diffres-train
+//!
+//! Everything after the layer: datasets to features ([`data`]), batches and augmentation
+//! ([`batch`]), the model ([`model::AudioModel`]: a front end from `diffres` and a classifier
+//! from `diffres-models`), the training loop ([`trainer::train`]), the run folder ([`run`]),
+//! evaluation and prediction ([`inference`]), experiment grids ([`experiment`]) and the demo
+//! ([`demo`]).
+//!
+//! Every run is reproducible: all randomness derives from the run's seed, per epoch and step,
+//! so a killed run resumed with `resume: true` continues exactly where it stopped.
+#![deny(missing_docs)]
 
+pub mod batch;
+pub mod config;
+pub mod curves;
+pub mod data;
+pub mod demo;
+pub mod error;
+pub mod experiment;
+pub mod inference;
+pub mod loss;
+pub mod model;
+pub mod progress;
+pub mod run;
+pub mod trainer;
+pub mod visualize;
+
+pub use config::{LrSchedule, TrainConfig};
+pub use error::{Result, TrainError};
+pub use run::{RunDir, RunInfo, RunResults};
+pub use trainer::{train, TrainOptions};

@@ -23,7 +23,7 @@
 
 use burn::prelude::*;
 
-use crate::segment::{segment_max, segment_sum};
+use burn::tensor::IndexingUpdateOp;
 
 /// The floor added before the logarithm, as in the reference.
 pub const LOG_EPS: f64 = 1e-12;
@@ -157,8 +157,6 @@ pub(crate) fn valid_mask(lengths: &[usize], frames: usize, device: &Device) -> T
 pub(crate) struct Linear {
     /// `exp(x - m)`, 0 on padding. `[B, T, F]`.
     pub value: Tensor<3>,
-    /// `m`, per sample, `[B, 1, 1]` (detached).
-    pub shift: Tensor<3>,
     /// `m` on the host.
     pub shift_host: Vec<f32>,
 }
@@ -174,8 +172,7 @@ pub(crate) fn to_linear(x: Tensor<3>, valid: &Tensor<2>) -> Linear {
     let shift = masked.clone().detach().max_dim(2).max_dim(1); // [B, 1, 1]
     let shift_host = crate::host::read_f32(&shift);
     Linear {
-        value: (masked - shift.clone()).exp(),
-        shift,
+        value: (masked - shift).exp(),
         shift_host,
     }
 }
@@ -203,10 +200,14 @@ pub fn warp(
     let n = batch * frames;
     let rows_out = batch * (t + 1);
 
+    let __t = std::time::Instant::now();
     let valid = valid_mask(lengths, frames, &device);
     let linear = to_linear(x, &valid);
+    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("to_linear: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
+
 
     // Split of each frame's score between its two output frames, with d/ds through cumsum.
+    let score_host = crate::host::read_f32(&score);
     let cumsum = score.clone().cumsum(1);
     let straight_through = cumsum.clone() - cumsum.detach();
     let overhang = Tensor::<2>::from_data(TensorData::new(plan.overhang.clone(), [batch, frames]), &device);
@@ -214,34 +215,53 @@ pub fn warp(
     let w_first = score - w_next.clone(); // [B, T]
     let w_first = w_first.reshape([n, 1]);
     let w_next = w_next.reshape([n, 1]);
+    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("weights: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
 
-    let rows: Vec<i64> = plan.first_row.iter().chain(&plan.second_row).copied().collect();
 
-    // Mean and resolution encoding in one index-add: [B, T, 2F] -> [2N, 2F] -> [B, t, 2F].
+    // Mean and resolution encoding: two index-adds of [N, 2F] into [B (t + 1), 2F].
+    let device_rows = |rows: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(rows.to_vec(), [n]), &device);
     let positions = positions.unsqueeze_dim::<3>(0).expand([batch, frames, mels]);
     let both = Tensor::cat(vec![linear.value.clone(), positions], 2).reshape([n, 2 * mels]);
-    let sources = Tensor::cat(vec![both.clone() * w_first.clone(), both * w_next.clone()], 0);
-    let summed = segment_sum(sources, &rows, rows_out)
+    let summed = Tensor::<2>::zeros([rows_out, 2 * mels], &device)
+        .select_assign(0, device_rows(&plan.first_row), both.clone() * w_first.clone(), IndexingUpdateOp::Add)
+        .select_assign(0, device_rows(&plan.second_row), both * w_next.clone(), IndexingUpdateOp::Add)
         .reshape([batch, t + 1, 2 * mels])
         .narrow(1, 0, t); // [B, t, 2F]
     let mean_linear = summed.clone().narrow(2, 0, mels);
     let resolution = summed.narrow(2, mels, mels);
+    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("sums: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
 
-    // Max: [2N, F] -> [B, t, F].
-    let value = linear.value.clone().reshape([n, mels]);
-    let sources = Tensor::cat(vec![value.clone() * w_first, value * w_next], 0);
-    let max_linear = segment_max_chunked(sources, &rows, rows_out, batch, frames)
-        .reshape([batch, t + 1, mels])
-        .narrow(1, 0, t);
 
-    // log(v e^m + eps) = m + log(v + eps e^-m); eps e^-m is kept above f32's smallest normal.
-    let eps_shift: Vec<f32> = linear
-        .shift_host
-        .iter()
-        .map(|&m| ((LOG_EPS.ln() - m as f64).exp().max(1e-37)) as f32)
-        .collect();
-    let eps_shift = Tensor::<3>::from_data(TensorData::new(eps_shift, [batch, 1, 1]), &device);
-    let log = |v: Tensor<3>| (v + eps_shift.clone()).log() + linear.shift.clone();
+    // Max: arg-max on the host, then a differentiable gather.
+    let max_linear = segment_max_warp(
+        linear.value.clone().reshape([n, mels]),
+        &score_host,
+        w_first,
+        w_next,
+        plan,
+    )
+    .reshape([batch, t, mels]);
+    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("max: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
+
+
+    // log(v e^m + eps) = M + log(v e^(m - M) + eps e^-M) with M = max(m, ln eps), so that
+    // neither factor overflows: for m >= ln eps (any audible input) this is
+    // m + log(v + eps e^-m); for inputs far below ln eps (m < -116 would make eps e^-m overflow
+    // f32) the result tends to ln eps. eps e^-M is kept above f32's smallest normal.
+    let ln_eps = LOG_EPS.ln();
+    let top: Vec<f64> = linear.shift_host.iter().map(|&m| (m as f64).max(ln_eps)).collect();
+    let per_sample = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [batch, 1, 1]), &device);
+    let value_scale = per_sample(
+        linear
+            .shift_host
+            .iter()
+            .zip(&top)
+            .map(|(&m, &top)| (m as f64 - top).exp() as f32)
+            .collect(),
+    );
+    let eps_shift = per_sample(top.iter().map(|&top| (ln_eps - top).exp().max(1e-37) as f32).collect());
+    let top = per_sample(top.iter().map(|&v| v as f32).collect());
+    let log = |v: Tensor<3>| (v * value_scale.clone() + eps_shift.clone()).log() + top.clone();
     let max_scale = 1.0 / (1.0 - delta);
     Warped {
         mean: log(mean_linear),
@@ -251,36 +271,83 @@ pub fn warp(
     }
 }
 
-/// [`segment_max`] tracks source ids as `f32`, exact below 2^24: split very large batches.
-fn segment_max_chunked(
-    sources: Tensor<2>,
-    rows: &[i64],
-    rows_out: usize,
-    batch: usize,
-    frames: usize,
+/// `max_j W[k, j] v_j` for every output row `k` and mel bin, as `[B t, F]`.
+///
+/// The maximum and its arg-max are found on the host, from the very `f32` products the device
+/// forms (`v * w_first` and `v * w_next`, with `w_next = relu(overhang)` and
+/// `w_first = s - w_next`), one pass over the input; the result is then gathered from the
+/// differentiable `v` and weights, so the gradient goes to the winning source only (the first
+/// one on ties, as [`crate::segment::segment_max`]), and nothing of size `[2N, F]` is built on the device.
+/// Rows without sources are 0.
+fn segment_max_warp(
+    value: Tensor<2>,
+    score_host: &[f32],
+    w_first: Tensor<2>,
+    w_next: Tensor<2>,
+    plan: &WarpPlan,
 ) -> Tensor<2> {
-    const LIMIT: usize = 1 << 24;
-    let n = batch * frames;
-    if 2 * n < LIMIT {
-        return segment_max(sources, rows, rows_out, 0.0);
-    }
-    let per_sample_rows = rows_out / batch;
-    let parts = (0..batch)
-        .map(|b| {
-            let pick: Vec<i64> = (0..2 * frames)
-                .map(|i| {
-                    let half = i / frames;
-                    (half * n + b * frames + i % frames) as i64
-                })
-                .collect();
-            let device = sources.device();
-            let index = Tensor::<1, Int>::from_data(TensorData::new(pick.clone(), [pick.len()]), &device);
-            let local: Vec<i64> = pick
-                .iter()
-                .map(|&p| rows[p as usize] - (b * per_sample_rows) as i64)
-                .collect();
-            segment_max(sources.clone().select(0, index), &local, per_sample_rows, 0.0)
-        })
-        .collect();
-    Tensor::cat(parts, 0)
+    let [n, mels] = value.dims();
+    let device = value.device();
+    let (batch, frames, t) = (plan.batch, plan.frames, plan.out_frames);
+    let value_host = crate::host::read_f32(&value);
+    let rows = batch * t;
+    // Per output element: the winning source id in `0..2N` (`i` for a frame's first row,
+    // `N + i` for its second), or `usize::MAX` when the row has no source.
+    let mut best = vec![f32::NEG_INFINITY; rows * mels];
+    let mut arg = vec![usize::MAX; rows * mels];
+    let per_sample = t * mels;
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(batch).max(1);
+    let chunk = batch.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let best_chunks = best.chunks_mut(chunk * per_sample);
+        let arg_chunks = arg.chunks_mut(chunk * per_sample);
+        for (c, (best, arg)) in best_chunks.zip(arg_chunks).enumerate() {
+            let value_host = &value_host;
+            scope.spawn(move || {
+                let samples = c * chunk..((c + 1) * chunk).min(batch);
+                for b in samples.clone() {
+                    let local = (b - samples.start) * per_sample;
+                    let base = (b * (t + 1)) as i64;
+                    for half in 0..2 {
+                        for j in 0..frames {
+                            let i = b * frames + j;
+                            let overhang = plan.overhang[i];
+                            let w_next = if overhang > 0.0 { overhang } else { 0.0 };
+                            let (w, row) = if half == 0 {
+                                (score_host[i] - w_next, plan.first_row[i])
+                            } else {
+                                (w_next, plan.second_row[i])
+                            };
+                            let k = (row - base) as usize;
+                            if k >= t {
+                                continue; // the sink row
+                            }
+                            let id = half * n + i;
+                            let src = &value_host[i * mels..(i + 1) * mels];
+                            let dst = local + k * mels;
+                            let best = &mut best[dst..dst + mels];
+                            let arg = &mut arg[dst..dst + mels];
+                            for f in 0..mels {
+                                let v = src[f] * w;
+                                if v > best[f] {
+                                    best[f] = v;
+                                    arg[f] = id;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let empty: Vec<bool> = arg.iter().map(|&a| a == usize::MAX).collect();
+    let source: Vec<i64> = arg.iter().map(|&a| if a == usize::MAX { 0 } else { (a % n) as i64 }).collect();
+    let weight: Vec<i64> = arg.iter().map(|&a| if a == usize::MAX { 0 } else { a as i64 }).collect();
+    let source = Tensor::<2, Int>::from_data(TensorData::new(source, [rows, mels]), &device);
+    let weight = Tensor::<1, Int>::from_data(TensorData::new(weight, [rows * mels]), &device);
+    let empty = Tensor::<2, Bool>::from_data(TensorData::new(empty, [rows, mels]), &device);
+    let weights = Tensor::cat(vec![w_first, w_next], 0).reshape([2 * n]);
+    let picked = value.gather(0, source);
+    let w = weights.select(0, weight).reshape([rows, mels]);
+    (picked * w).mask_fill(empty, 0.0)
 }

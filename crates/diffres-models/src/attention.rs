@@ -1,0 +1,240 @@
+//! The multi-head attention pooling of PSLA (Gong et al. 2021, `MHeadAttention`).
+
+use burn::module::Param;
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
+/// Lower clamp of the attention weights (PSLA's `epsilon`).
+pub const ATTENTION_EPSILON: f64 = 1e-7;
+
+/// Configuration of [`MHeadAttention`].
+#[derive(Config, Debug)]
+pub struct MHeadAttentionConfig {
+    /// Channels of the feature map (1280 for EfficientNet-B0, 1408 for B2).
+    pub in_channels: usize,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Number of heads (PSLA uses 4).
+    #[config(default = 4)]
+    pub heads: usize,
+}
+
+impl MHeadAttentionConfig {
+    /// Builds the pooling layer: Xavier-uniform projection weights and zero biases (PSLA's
+    /// `init_layer`), head weights `1 / heads`.
+    ///
+    /// # Panics
+    /// If `in_channels`, `n_classes` or `heads` is zero.
+    pub fn init(&self, device: &Device) -> MHeadAttention {
+        assert!(
+            self.in_channels > 0 && self.n_classes > 0 && self.heads > 0,
+            "MHeadAttention needs in_channels, n_classes and heads >= 1"
+        );
+        let projection = || {
+            let mut linear = LinearConfig::new(self.in_channels, self.n_classes)
+                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                .init(device);
+            linear.bias = Some(Param::from_tensor(Tensor::zeros([self.n_classes], device)));
+            linear
+        };
+        MHeadAttention {
+            att: (0..self.heads).map(|_| projection()).collect(),
+            cla: (0..self.heads).map(|_| projection()).collect(),
+            head_weight: Param::from_tensor(Tensor::full(
+                [self.heads],
+                1.0 / self.heads as f64,
+                device,
+            )),
+        }
+    }
+}
+
+/// PSLA's multi-head attention pooling, returning class **logits**.
+///
+/// For a feature map `[B, C, t', F']` the layer takes the mean over frequency, `h: [B, C, t']`,
+/// and for each head `i`:
+/// - `att_i = clamp(sigmoid(W_att_i h + b), 1e-7, 1 - 1e-7)`, `[B, n_classes, t']`;
+/// - `norm_att_i = att_i / sum_t att_i` (normalised over time);
+/// - `cla_i = W_cla_i h + b` (a 1x1 projection over channels, here a [`Linear`]);
+/// - `out_i = sum_t norm_att_i * cla_i`;
+///
+/// and returns `sum_i head_weight_i * out_i` with the learnable `head_weight` initialised to
+/// `1 / heads`.
+///
+/// **Deviation from PSLA.** PSLA applies a sigmoid to `cla` (`cla_activation='sigmoid'`), so
+/// it pools probabilities and trains with BCE on them. We pool the class *logits* (no sigmoid
+/// on `cla`) so that the output can feed both a softmax cross-entropy (single-label) and a
+/// sigmoid BCE (multi-label). Everything else (sigmoid attention, the clamp, normalisation over
+/// time, the head weights) follows PSLA. PSLA also averages frequency with `AvgPool2d((4, 1))`
+/// on its 4 remaining bins; the mean over frequency is the same for that input and also works
+/// for any other number of bins.
+#[derive(Module, Debug)]
+pub struct MHeadAttention {
+    att: Vec<Linear>,
+    cla: Vec<Linear>,
+    head_weight: Param<Tensor<1>>,
+}
+
+impl MHeadAttention {
+    /// Pools a 2-D feature map over frequency (mean) and time (attention).
+    ///
+    /// # Shapes
+    /// - `x`: `[B, C, t', F']`
+    /// - output: `[B, n_classes]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let [batch, channels, time, _] = x.dims();
+        self.forward_sequence(x.mean_dim(3).reshape([batch, channels, time]))
+    }
+
+    /// Pools a sequence over time.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, C, t']`
+    /// - output: `[B, n_classes]`
+    pub fn forward_sequence(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, _, _] = x.dims();
+        let h = x.swap_dims(1, 2); // [B, t', C]
+        let weights = self.head_weight.val();
+        let mut out: Option<Tensor<3>> = None;
+        for (i, (att, cla)) in self.att.iter().zip(&self.cla).enumerate() {
+            let a =
+                sigmoid(att.forward(h.clone())).clamp(ATTENTION_EPSILON, 1.0 - ATTENTION_EPSILON); // [B, t', K]
+            let norm = a.clone() / a.sum_dim(1); // normalised over time
+            let logits = cla.forward(h.clone()); // [B, t', K]
+            let w = weights.clone().narrow(0, i, 1).reshape([1, 1, 1]);
+            let head = (norm * logits).sum_dim(1) * w; // [B, 1, K]
+            out = Some(match out {
+                Some(acc) => acc + head,
+                None => head,
+            });
+        }
+        let out = out.expect("at least one head");
+        let classes = out.dims()[2];
+        out.reshape([batch, classes])
+    }
+
+    /// Number of heads.
+    pub fn heads(&self) -> usize {
+        self.att.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sets every projection from closures `(head, channel, class) -> weight` and
+    /// `(head, class) -> bias`.
+    fn set(
+        layers: &mut [Linear],
+        device: &Device,
+        c: usize,
+        k: usize,
+        w: impl Fn(usize, usize, usize) -> f32,
+        b: impl Fn(usize, usize) -> f32,
+    ) {
+        for (i, layer) in layers.iter_mut().enumerate() {
+            let weight: Vec<f32> = (0..c)
+                .flat_map(|ci| (0..k).map(move |ki| (ci, ki)))
+                .map(|(ci, ki)| w(i, ci, ki))
+                .collect();
+            layer.weight = Param::from_tensor(
+                Tensor::<1>::from_floats(weight.as_slice(), device).reshape([c, k]),
+            );
+            let bias: Vec<f32> = (0..k).map(|ki| b(i, ki)).collect();
+            layer.bias = Some(Param::from_tensor(Tensor::<1>::from_floats(
+                bias.as_slice(),
+                device,
+            )));
+        }
+    }
+
+    #[test]
+    fn uniform_attention_is_the_time_mean_of_the_logits() {
+        // Zero attention weights: sigmoid(0) = 0.5 everywhere, so every head averages over
+        // time; cla = identity-like projection of channel 0, head weights sum to 1.
+        let device = Device::flex();
+        let mut pool = MHeadAttentionConfig::new(2, 1).init(&device);
+        set(&mut pool.att, &device, 2, 1, |_, _, _| 0.0, |_, _| 0.0);
+        set(
+            &mut pool.cla,
+            &device,
+            2,
+            1,
+            |_, c, _| if c == 0 { 1.0 } else { 0.0 },
+            |_, _| 0.0,
+        );
+        // x: [1, 2, 3, 2]; channel 0 over time (mean over F) = 1, 2, 6 -> mean 3.
+        let x = Tensor::<1>::from_floats(
+            [0.5, 1.5, 2.0, 2.0, 5.0, 7.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0],
+            &device,
+        )
+        .reshape([1, 2, 3, 2]);
+        let out = pool.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        assert!((out[0] - 3.0).abs() < 1e-5, "{out:?}");
+    }
+
+    #[test]
+    fn pooling_matches_a_hand_computation() {
+        let device = Device::flex();
+        let (b, c, t, k, heads) = (2, 3, 4, 2, 4);
+        let mut pool = MHeadAttentionConfig::new(c, k).init(&device);
+        let watt = |i: usize, ci: usize, ki: usize| {
+            0.3 * (i as f32 + 1.0) * ((ci + 2 * ki) as f32 - 1.5) / 3.0
+        };
+        let batt = |i: usize, ki: usize| 0.1 * i as f32 - 0.2 * ki as f32;
+        let wcla = |i: usize, ci: usize, ki: usize| ((i + ci * 3 + ki * 5) % 7) as f32 / 7.0 - 0.4;
+        let bcla = |i: usize, ki: usize| 0.05 * (i + ki) as f32;
+        set(&mut pool.att, &device, c, k, watt, batt);
+        set(&mut pool.cla, &device, c, k, wcla, bcla);
+        let hw = [0.1f32, 0.2, 0.3, 0.4];
+        pool.head_weight = Param::from_tensor(Tensor::<1>::from_floats(hw, &device));
+        // A [B, C, t, 1] feature map: frequency mean is the value itself.
+        let value =
+            |bi: usize, ci: usize, ti: usize| ((bi * 11 + ci * 5 + ti * 3) % 9) as f32 / 2.0 - 2.0;
+        let data: Vec<f32> = (0..b)
+            .flat_map(|bi| (0..c).flat_map(move |ci| (0..t).map(move |ti| (bi, ci, ti))))
+            .map(|(bi, ci, ti)| value(bi, ci, ti))
+            .collect();
+        let x = Tensor::<1>::from_floats(data.as_slice(), &device).reshape([b, c, t, 1]);
+        let got = pool.forward(x).into_data().try_to_vec::<f32>().unwrap();
+
+        for bi in 0..b {
+            for ki in 0..k {
+                let mut expected = 0.0f64;
+                for (i, &head_w) in hw.iter().enumerate().take(heads) {
+                    let mut att = vec![0.0f64; t];
+                    let mut cla = vec![0.0f64; t];
+                    for ti in 0..t {
+                        let mut za = batt(i, ki) as f64;
+                        let mut zc = bcla(i, ki) as f64;
+                        for ci in 0..c {
+                            za += watt(i, ci, ki) as f64 * value(bi, ci, ti) as f64;
+                            zc += wcla(i, ci, ki) as f64 * value(bi, ci, ti) as f64;
+                        }
+                        att[ti] = (1.0 / (1.0 + (-za).exp())).clamp(1e-7, 1.0 - 1e-7);
+                        cla[ti] = zc;
+                    }
+                    let total: f64 = att.iter().sum();
+                    let head: f64 = att.iter().zip(&cla).map(|(a, l)| a / total * l).sum();
+                    expected += head_w as f64 * head;
+                }
+                let g = got[bi * k + ki] as f64;
+                assert!(
+                    (g - expected).abs() < 1e-5,
+                    "b {bi} k {ki}: {g} vs {expected}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn attention_parameter_count() {
+        let device = Device::flex();
+        let pool = MHeadAttentionConfig::new(1408, 527).init(&device);
+        // 4 heads x 2 projections x (1408 x 527 + 527) + 4 head weights.
+        assert_eq!(crate::trainable_params(&pool), 8 * (1408 * 527 + 527) + 4);
+        assert_eq!(crate::trainable_params(&pool), 5_940_348);
+    }
+}

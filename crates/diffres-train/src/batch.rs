@@ -1,0 +1,178 @@
+//! Batches: sampling order, SpecAugment, mixup, targets. All on the host, all seeded.
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Beta, Distribution};
+
+use crate::data::PreparedData;
+
+/// A batch on the host.
+#[derive(Clone, Debug)]
+pub struct HostBatch {
+    /// `[B, T, F]` log-mel, row-major.
+    pub x: Vec<f32>,
+    /// Valid frames per clip.
+    pub lengths: Vec<usize>,
+    /// `[B, C]` target distribution (one-hot, multi-hot or mixed).
+    pub targets: Vec<f32>,
+    /// Clips in the batch.
+    pub size: usize,
+}
+
+/// A seeded RNG for one purpose at one step: runs are reproducible and resumable because
+/// every random draw depends only on `(seed, epoch, step, purpose)`.
+pub fn rng_for(seed: u64, epoch: usize, step: usize, purpose: u64) -> StdRng {
+    let mix = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((epoch as u64) << 32)
+        .wrapping_add(step as u64)
+        .wrapping_add(purpose.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    StdRng::seed_from_u64(mix)
+}
+
+/// The order of training clips for an epoch: a seeded shuffle, or with `balance` a seeded
+/// sample with replacement weighted by the inverse frequency of each clip's rarest label.
+pub fn epoch_order(data: &PreparedData, train: &[usize], seed: u64, epoch: usize, balance: bool) -> Vec<usize> {
+    let mut rng = rng_for(seed, epoch, 0, 1);
+    if !balance {
+        let mut order = train.to_vec();
+        order.shuffle(&mut rng);
+        return order;
+    }
+    let classes = data.dataset.classes.len();
+    let mut counts = vec![0usize; classes];
+    for &i in train {
+        for &l in &data.dataset.clips[i].labels {
+            counts[l] += 1;
+        }
+    }
+    let weights: Vec<f64> = train
+        .iter()
+        .map(|&i| {
+            data.dataset.clips[i]
+                .labels
+                .iter()
+                .map(|&l| 1.0 / counts[l].max(1) as f64)
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let cumulative: Vec<f64> = weights
+        .iter()
+        .scan(0.0, |acc, w| {
+            *acc += w / total;
+            Some(*acc)
+        })
+        .collect();
+    (0..train.len())
+        .map(|_| {
+            let u: f64 = rng.random();
+            let k = cumulative.partition_point(|&c| c < u).min(train.len() - 1);
+            train[k]
+        })
+        .collect()
+}
+
+/// Builds a batch of the given clips, without augmentation.
+pub fn assemble(data: &PreparedData, clips: &[usize]) -> HostBatch {
+    let classes = data.dataset.classes.len();
+    let per_clip = data.frames * data.mels;
+    let mut x = Vec::with_capacity(clips.len() * per_clip);
+    let mut lengths = Vec::with_capacity(clips.len());
+    let mut targets = vec![0f32; clips.len() * classes];
+    for (b, &i) in clips.iter().enumerate() {
+        let f = data.features[i].as_ref().expect("only readable clips are batched");
+        x.extend_from_slice(&f.data);
+        lengths.push(f.valid.max(1));
+        let labels = &data.dataset.clips[i].labels;
+        for &l in labels {
+            targets[b * classes + l] = if data.dataset.multi_label { 1.0 } else { 1.0 / labels.len() as f32 };
+        }
+    }
+    HostBatch {
+        x,
+        lengths,
+        targets,
+        size: clips.len(),
+    }
+}
+
+/// SpecAugment as in PSLA: one frequency mask of up to 37.5% of the bins and one time mask of
+/// up to 50% of the valid frames per clip, filled with `silence` (the log floor), so that masked
+/// frames look empty to DiffRes's guide loss.
+pub fn spec_augment(batch: &mut HostBatch, frames: usize, mels: usize, silence: f32, rng: &mut StdRng) {
+    for b in 0..batch.size {
+        let clip = &mut batch.x[b * frames * mels..(b + 1) * frames * mels];
+        let width = rng.random_range(0..=(mels * 3 / 8));
+        let start = rng.random_range(0..=(mels - width));
+        let valid = batch.lengths[b].min(frames);
+        let span = rng.random_range(0..=(valid / 2));
+        let begin = rng.random_range(0..=(valid - span));
+        for t in 0..frames {
+            let row = &mut clip[t * mels..(t + 1) * mels];
+            if t >= begin && t < begin + span {
+                row.fill(silence);
+            } else {
+                row[start..start + width].fill(silence);
+            }
+        }
+    }
+}
+
+/// Mixup (PSLA's recipe): each clip, with probability 0.5, is mixed with another clip of the
+/// batch with `lambda ~ Beta(10, 10)`, on the log-mel and the targets alike.
+pub fn mixup(batch: &mut HostBatch, frames: usize, mels: usize, classes: usize, rng: &mut StdRng) {
+    if batch.size < 2 {
+        return;
+    }
+    let beta = Beta::new(10.0f32, 10.0).expect("valid parameters");
+    let original = batch.clone();
+    let per_clip = frames * mels;
+    for b in 0..batch.size {
+        if !rng.random_bool(0.5) {
+            continue;
+        }
+        let mut other = rng.random_range(0..batch.size - 1);
+        if other >= b {
+            other += 1;
+        }
+        let lambda = beta.sample(rng);
+        let (mine, theirs) = (b * per_clip, other * per_clip);
+        for k in 0..per_clip {
+            batch.x[mine + k] = lambda * original.x[mine + k] + (1.0 - lambda) * original.x[theirs + k];
+        }
+        for c in 0..classes {
+            batch.targets[b * classes + c] = lambda * original.targets[b * classes + c]
+                + (1.0 - lambda) * original.targets[other * classes + c];
+        }
+        batch.lengths[b] = original.lengths[b].max(original.lengths[other]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn augmentations_are_seeded_and_bounded() {
+        let mut batch = HostBatch {
+            x: vec![1.0; 2 * 10 * 8],
+            lengths: vec![10, 10],
+            targets: vec![1.0, 0.0, 0.0, 1.0],
+            size: 2,
+        };
+        let mut again = batch.clone();
+        spec_augment(&mut batch, 10, 8, -5.0, &mut rng_for(1, 2, 3, 4));
+        spec_augment(&mut again, 10, 8, -5.0, &mut rng_for(1, 2, 3, 4));
+        assert_eq!(batch.x, again.x);
+        let masked = batch.x.iter().filter(|&&v| v == -5.0).count();
+        // At most 3 of 8 bins in 5 unmasked frames plus 5 fully masked frames, per clip.
+        assert!(masked <= 2 * (5 * 8 + 5 * 3));
+        mixup(&mut batch, 10, 8, 2, &mut rng_for(1, 2, 3, 5));
+        for b in 0..2 {
+            let s: f32 = batch.targets[b * 2..b * 2 + 2].iter().sum();
+            assert!((s - 1.0).abs() < 1e-6, "mixed targets still sum to 1");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! What a training run is: every option, saved as `config.json` in the run folder.
+
+use std::path::PathBuf;
+
+use diffres::FrontEndKind;
+use diffres_models::ClassifierKind;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// Version of the run-folder layout; `eval` and `predict` refuse other versions.
+pub const RUN_FORMAT_VERSION: u32 = 1;
+
+/// Step learning-rate schedule: from epoch `start` (1-based) on, multiply the rate by `gamma`
+/// every `every` epochs (the paper's Table 4 notation).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LrSchedule {
+    /// First epoch at which the rate decays.
+    pub start: usize,
+    /// Decay factor.
+    pub gamma: f64,
+    /// Decay period in epochs.
+    pub every: usize,
+}
+
+impl LrSchedule {
+    /// Parses `START,GAMMA,EVERY`, e.g. `25,0.9,1`.
+    ///
+    /// # Errors
+    /// A malformed triple or values out of range.
+    pub fn parse(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let bad = || TrainError::Config(format!("--lr-schedule '{s}': expected START,GAMMA,EVERY such as 25,0.9,1"));
+        if parts.len() != 3 {
+            return Err(bad());
+        }
+        let schedule = LrSchedule {
+            start: parts[0].parse().map_err(|_| bad())?,
+            gamma: parts[1].parse().map_err(|_| bad())?,
+            every: parts[2].parse().map_err(|_| bad())?,
+        };
+        if schedule.every == 0 || !(schedule.gamma > 0.0 && schedule.gamma <= 1.0) {
+            return Err(bad());
+        }
+        Ok(schedule)
+    }
+
+    /// Learning-rate factor for a 1-based epoch.
+    pub fn factor(&self, epoch: usize) -> f64 {
+        if epoch < self.start {
+            1.0
+        } else {
+            self.gamma.powi(((epoch - self.start) / self.every + 1) as i32)
+        }
+    }
+}
+
+/// Every option of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Run-folder layout version.
+    pub format_version: u32,
+    /// Dataset path.
+    pub data: PathBuf,
+    /// Dataset format (`auto`, `folders`, `csv`, `esc50`, `speech-commands`, `fsdd`).
+    pub format: String,
+    /// Validation fraction where the dataset has no split of its own.
+    pub val_fraction: f64,
+    /// Test fraction where the dataset has no split of its own.
+    pub test_fraction: f64,
+    /// ESC-50 test fold.
+    pub fold: Option<u32>,
+    /// Front end.
+    pub frontend: FrontEndKind,
+    /// Fraction of frames removed, `delta` (0 for identity).
+    pub reduction: f64,
+    /// Hop in milliseconds.
+    pub hop_ms: f32,
+    /// Mel bins.
+    pub mels: usize,
+    /// Input frames per clip (pad or crop); `None` = the longest training clip, at most 3000.
+    pub frames: Option<usize>,
+    /// Pass each clip's true length to the front end instead of treating padding as signal.
+    pub variable_length: bool,
+    /// Sample rate the audio is resampled to.
+    pub sample_rate: u32,
+    /// Classifier.
+    pub model: ClassifierKind,
+    /// Width of the compact CNN.
+    pub cnn_width: usize,
+    /// Initial classifier weights (safetensors).
+    pub init: Option<PathBuf>,
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Optional step schedule.
+    pub lr_schedule: Option<LrSchedule>,
+    /// Seed of everything random.
+    pub seed: u64,
+    /// SpecAugment (frequency mask up to 37.5%, time mask up to 50%).
+    pub specaugment: bool,
+    /// Mixup with probability 0.5.
+    pub mixup: bool,
+    /// Weight of DiffRes's guide loss (the paper adds it with weight 1).
+    pub guide_weight: f64,
+    /// Class re-balancing sampler; `None` = on for multi-label data only.
+    pub balance: Option<bool>,
+    /// Fail on the first unreadable audio file instead of skipping it.
+    pub strict: bool,
+    /// `cpu`, or `wgpu`/`vulkan` in builds with that feature.
+    pub device: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            format_version: RUN_FORMAT_VERSION,
+            data: PathBuf::new(),
+            format: "auto".into(),
+            val_fraction: 0.1,
+            test_fraction: 0.1,
+            fold: None,
+            frontend: FrontEndKind::DiffRes,
+            reduction: 0.75,
+            hop_ms: 10.0,
+            mels: 128,
+            frames: None,
+            variable_length: false,
+            sample_rate: 16_000,
+            model: ClassifierKind::Cnn,
+            cnn_width: 16,
+            init: None,
+            epochs: 10,
+            batch_size: 32,
+            lr: 1e-3,
+            lr_schedule: None,
+            seed: 42,
+            specaugment: false,
+            mixup: false,
+            guide_weight: 1.0,
+            balance: None,
+            strict: false,
+            device: "cpu".into(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks ranges and consistency.
+    ///
+    /// # Errors
+    /// The first problem found, naming the option.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(TrainError::Config(msg));
+        diffres::check_delta(self.reduction).map_err(|_| {
+            TrainError::Config(format!("--reduction {} is out of range: it must be in [0, 1)", self.reduction))
+        })?;
+        if self.frontend != FrontEndKind::Identity && self.reduction == 0.0 {
+            return bad(format!("--reduction 0 keeps every frame: use --frontend identity instead of {}", self.frontend));
+        }
+        if !(1.0..=40.0).contains(&self.hop_ms) {
+            return bad(format!("--hop-ms {} is out of range 1..=40", self.hop_ms));
+        }
+        if self.mels == 0 || self.mels > 512 {
+            return bad(format!("--mels {} is out of range 1..=512", self.mels));
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            return bad("--epochs and --batch-size must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("--lr {} must be positive", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) || !(0.0..1.0).contains(&self.test_fraction) || self.val_fraction + self.test_fraction >= 1.0 {
+            return bad("--val-fraction and --test-fraction must be in [0, 1) and sum below 1".into());
+        }
+        if let Some(frames) = self.frames {
+            if frames == 0 {
+                return bad("--frames must be at least 1".into());
+            }
+            if self.frontend != FrontEndKind::Identity {
+                diffres::output_frames(frames, self.reduction)?;
+            }
+        }
+        if !(self.guide_weight >= 0.0 && self.guide_weight.is_finite()) {
+            return bad("--guide-weight must be >= 0".into());
+        }
+        Ok(())
+    }
+
+    /// The log-mel settings of this run.
+    pub fn log_mel(&self) -> diffres_audio::LogMelConfig {
+        diffres_audio::LogMelConfig::default()
+            .with_sample_rate(self.sample_rate)
+            .with_n_mels(self.mels)
+            .with_hop_ms(self.hop_ms)
+    }
+
+    /// Learning rate at a 1-based epoch.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        self.lr * self.lr_schedule.map_or(1.0, |s| s.factor(epoch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_matches_the_papers_notation() {
+        let s = LrSchedule::parse("3,0.5,2").unwrap();
+        let f: Vec<f64> = (1..=7).map(|e| s.factor(e)).collect();
+        assert_eq!(f, vec![1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.125]);
+        assert!(LrSchedule::parse("3,0.5").is_err());
+        assert!(LrSchedule::parse("3,1.5,1").is_err());
+    }
+
+    #[test]
+    fn reduction_is_checked() {
+        let mut c = TrainConfig { reduction: 1.0, ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("--reduction 1"));
+        c.reduction = 0.5;
+        assert!(c.validate().is_ok());
+        c.frames = Some(1);
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! The trained model: a front end followed by a classifier.
+
+use burn::prelude::*;
+use diffres::{FrontEnd, FrontEndConfig, FrontEndOutput};
+use diffres_models::{Classifier, ClassifierConfig};
+
+use crate::config::TrainConfig;
+use crate::error::Result;
+
+/// Front end (DiffRes or a baseline) + classifier.
+#[derive(Module, Debug)]
+pub struct AudioModel {
+    /// The temporal-resolution front end.
+    pub frontend: FrontEnd,
+    /// The classifier.
+    pub classifier: Classifier,
+}
+
+impl AudioModel {
+    /// Builds the model of a run for `classes` classes.
+    ///
+    /// # Errors
+    /// Invalid front-end or classifier settings.
+    pub fn new(cfg: &TrainConfig, classes: usize, device: &Device) -> Result<Self> {
+        let frontend = frontend_config(cfg).init(device)?;
+        let classifier = ClassifierConfig::new(cfg.model, cfg.frontend.channels(), classes)
+            .with_cnn_width(cfg.cnn_width)
+            .init(device)?;
+        Ok(Self { frontend, classifier })
+    }
+
+    /// Logits and the front end's output.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, T, F]`; logits `[B, classes]`
+    ///
+    /// # Errors
+    /// Bad input for the front end.
+    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> Result<(Tensor<2>, FrontEndOutput)> {
+        let out = self.frontend.forward(x, lengths)?;
+        let logits = self.classifier.forward(out.feature.clone());
+        Ok((logits, out))
+    }
+}
+
+/// The front-end configuration of a run.
+pub fn frontend_config(cfg: &TrainConfig) -> FrontEndConfig {
+    FrontEndConfig::new(cfg.frontend, cfg.mels).with_delta(cfg.reduction)
+}
+
+/// The device a run asks for.
+///
+/// # Errors
+/// A GPU device in a build without the `wgpu`/`vulkan` feature, or an unknown name.
+pub fn device(name: &str) -> Result<Device> {
+    match name.to_ascii_lowercase().as_str() {
+        "cpu" | "flex" => Ok(Device::flex()),
+        #[cfg(feature = "vulkan")]
+        "vulkan" => Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(any(feature = "wgpu", feature = "vulkan"))]
+        "wgpu" | "gpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        "wgpu" | "gpu" | "vulkan" => Err(crate::TrainError::Config(format!(
+            "--device {name}: this build has no GPU support; rebuild with `--features {}`",
+            if name == "vulkan" { "vulkan" } else { "wgpu" }
+        ))),
+        other => Err(crate::TrainError::Config(format!("--device {other}: expected cpu, wgpu or vulkan"))),
+    }
+}
