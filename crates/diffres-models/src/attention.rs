@@ -1,7 +1,7 @@
 //! The multi-head attention pooling of PSLA (Gong et al. 2021, `MHeadAttention`).
 
 use burn::module::Param;
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
@@ -21,8 +21,10 @@ pub struct MHeadAttentionConfig {
 }
 
 impl MHeadAttentionConfig {
-    /// Builds the pooling layer: Xavier-uniform projection weights and zero biases (PSLA's
-    /// `init_layer`), head weights `1 / heads`.
+    /// Builds the pooling layer. Like PSLA's `MHeadAttention`, whose 1x1 convolutions keep
+    /// PyTorch's default initialisation (it defines no `init_weights`), weights and biases are
+    /// drawn from `U(-1/sqrt(C), 1/sqrt(C))` (Burn's default [`LinearConfig`] initialiser);
+    /// head weights are `1 / heads`.
     ///
     /// # Panics
     /// If `in_channels`, `n_classes` or `heads` is zero.
@@ -31,13 +33,7 @@ impl MHeadAttentionConfig {
             self.in_channels > 0 && self.n_classes > 0 && self.heads > 0,
             "MHeadAttention needs in_channels, n_classes and heads >= 1"
         );
-        let projection = || {
-            let mut linear = LinearConfig::new(self.in_channels, self.n_classes)
-                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-                .init(device);
-            linear.bias = Some(Param::from_tensor(Tensor::zeros([self.n_classes], device)));
-            linear
-        };
+        let projection = || LinearConfig::new(self.in_channels, self.n_classes).init(device);
         MHeadAttention {
             att: (0..self.heads).map(|_| projection()).collect(),
             cla: (0..self.heads).map(|_| projection()).collect(),

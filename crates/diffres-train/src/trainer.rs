@@ -111,6 +111,7 @@ pub fn output_fps(cfg: &TrainConfig, frames_in: usize, frames_out: usize) -> f64
 /// (or does not fit `cfg` with it), I/O errors, divergence.
 pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     cfg.validate()?;
+    let base = device(&cfg.device)?;
     let run = RunDir::new(&opts.out);
     let resuming = opts.resume && run.state().is_file();
     if !opts.resume && run.config().exists() {
@@ -138,7 +139,6 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     };
     write_json(&run.config(), &info)?;
 
-    let base = device(&cfg.device)?;
     let train_device = base.clone().autodiff();
     train_device.seed(cfg.seed);
     let mut model = AudioModel::new(cfg, classes, &train_device)?;

@@ -117,14 +117,25 @@ fn measure(reps: usize, device: &Device, mut f: impl FnMut()) -> (f64, usize) {
     (median(times), top)
 }
 
-fn bench(kind: FrontEndKind, batch: usize, frames: usize, mels: usize, delta: f64, reps: usize) -> Row {
+fn bench(
+    kind: FrontEndKind,
+    batch: usize,
+    frames: usize,
+    mels: usize,
+    delta: f64,
+    reps: usize,
+) -> Row {
     let config = FrontEndConfig::new(kind, mels).with_delta(delta);
 
     // Inference: no autodiff, batch norm on running statistics.
     let device = Device::flex();
     device.seed(0);
     let layer: FrontEnd = config.init(&device).expect("valid configuration");
-    let x = Tensor::<3>::random([batch, frames, mels], Distribution::Normal(-5.0, 2.0), &device);
+    let x = Tensor::<3>::random(
+        [batch, frames, mels],
+        Distribution::Normal(-5.0, 2.0),
+        &device,
+    );
     device.sync().expect("device sync");
     let (fwd, fwd_peak) = measure(reps, &device, || {
         let out = layer.forward(x.clone(), None).expect("forward");
@@ -136,9 +147,17 @@ fn bench(kind: FrontEndKind, batch: usize, frames: usize, mels: usize, delta: f6
     let device = Device::flex().autodiff();
     device.seed(0);
     let layer: FrontEnd = config.init(&device).expect("valid configuration");
-    let x = Tensor::<3>::random([batch, frames, mels], Distribution::Normal(-5.0, 2.0), &device);
+    let x = Tensor::<3>::random(
+        [batch, frames, mels],
+        Distribution::Normal(-5.0, 2.0),
+        &device,
+    );
     // A front end without parameters (AvgPool) needs a tracked input to have a backward pass.
-    let x = if diffres::trainable_params(&layer) == 0 { x.require_grad() } else { x };
+    let x = if diffres::trainable_params(&layer) == 0 {
+        x.require_grad()
+    } else {
+        x
+    };
     device.sync().expect("device sync");
     let (train, train_peak) = measure(reps, &device, || {
         let out = layer.forward(x.clone(), None).expect("forward");
@@ -161,7 +180,11 @@ fn bench(kind: FrontEndKind, batch: usize, frames: usize, mels: usize, delta: f6
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.to_string())
+        })
         .unwrap_or_else(|| "VmHWM: unavailable".into())
 }
 
@@ -180,18 +203,15 @@ fn cpu_model() -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let threads = args
-        .iter()
-        .position(|a| a == "--threads")
-        .map(|i| {
-            args.get(i + 1)
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|&n| n >= 1)
-                .unwrap_or_else(|| {
-                    eprintln!("--threads needs a positive integer");
-                    std::process::exit(2)
-                })
-        });
+    let threads = args.iter().position(|a| a == "--threads").map(|i| {
+        args.get(i + 1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n >= 1)
+            .unwrap_or_else(|| {
+                eprintln!("--threads needs a positive integer");
+                std::process::exit(2)
+            })
+    });
     if let Some(n) = threads {
         // Burn flex runs on rayon's global pool, built on first use: set before any tensor op.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -218,11 +238,25 @@ fn main() {
     );
     let mut rows = Vec::new();
     for &(frames, delta, reps) in &diffres_cases {
-        rows.push(bench(FrontEndKind::DiffRes, batch, frames, mels, delta, reps));
+        rows.push(bench(
+            FrontEndKind::DiffRes,
+            batch,
+            frames,
+            mels,
+            delta,
+            reps,
+        ));
         eprintln!("done: diffres T = {frames}");
     }
     for kind in [FrontEndKind::AvgPool, FrontEndKind::ConvAvgPool] {
-        rows.push(bench(kind, batch, baseline_frames, mels, 0.75, baseline_reps));
+        rows.push(bench(
+            kind,
+            batch,
+            baseline_frames,
+            mels,
+            0.75,
+            baseline_reps,
+        ));
         eprintln!("done: {kind}");
     }
 
@@ -269,7 +303,10 @@ fn main() {
             }
         };
         for (frames, fwd, train, mem) in reference {
-            let Some(r) = rows.iter().find(|r| r.name == "diffres" && r.frames == frames) else {
+            let Some(r) = rows
+                .iter()
+                .find(|r| r.name == "diffres" && r.frames == frames)
+            else {
                 continue;
             };
             println!(
@@ -297,5 +334,8 @@ fn main() {
             );
         }
     }
-    println!("\nProcess peak RSS: {}", vm_hwm().replace("VmHWM:", "").trim());
+    println!(
+        "\nProcess peak RSS: {}",
+        vm_hwm().replace("VmHWM:", "").trim()
+    );
 }

@@ -1,6 +1,8 @@
 use std::time::Instant;
+use burn::nn::conv::Conv1dConfig;
+use burn::nn::PaddingConfig1d;
 use burn::prelude::*;
-use burn::tensor::{Distribution, IndexingUpdateOp};
+use burn::tensor::Distribution;
 fn time<R>(name: &str, device: &Device, f: impl Fn() -> R) -> R {
     let _ = f();
     device.sync().unwrap();
@@ -13,39 +15,36 @@ fn time<R>(name: &str, device: &Device, f: impl Fn() -> R) -> R {
     r
 }
 fn main() {
-    let (b, t, f) = (32usize, 3000usize, 128usize);
-    let n = b * t;
-    let device = Device::flex();
-    let x = Tensor::<3>::random([b, t, f], Distribution::Normal(-5.0, 2.0), &device);
-    let pos = Tensor::<2>::random([t, f], Distribution::Default, &device);
-    let w = Tensor::<2>::random([n, 1], Distribution::Default, &device);
-    time("exp", &device, || x.clone().exp());
-    time("sub scalar-ish [B,1,1]", &device, || x.clone() - Tensor::<3>::ones([b,1,1], &device));
-    time("max_dim x2", &device, || x.clone().max_dim(2).max_dim(1));
-    time("expand pos", &device, || pos.clone().unsqueeze_dim::<3>(0).expand([b, t, f]));
-    let pe = pos.clone().unsqueeze_dim::<3>(0).expand([b, t, f]);
-    time("cat value,expanded", &device, || Tensor::cat(vec![x.clone(), pe.clone()], 2));
-    let both = Tensor::cat(vec![x.clone(), pe.clone()], 2).reshape([n, 2 * f]);
-    time("both * w [N,2F]x[N,1]", &device, || both.clone() * w.clone());
-    let rows: Vec<i64> = (0..n).map(|i| (i / 4) as i64).collect();
-    time("index from_data", &device, || Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [n]), &device));
-    let idx = Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [n]), &device);
-    time("select_assign add", &device, || Tensor::<2>::zeros([n / 4 + 1, 2 * f], &device).select_assign(0, idx.clone(), both.clone(), IndexingUpdateOp::Add));
-    time("to_data [B,T,F]", &device, || x.clone().into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
-    let xf = x.clone().reshape([n, f]);
-    let gi: Vec<i64> = (0..(n / 4) * f).map(|i| ((i / f) * 4) as i64).collect();
-    let gidx = Tensor::<2, Int>::from_data(TensorData::new(gi.clone(), [n / 4, f]), &device);
-    time("gather [n/4,F]", &device, || xf.clone().gather(0, gidx.clone()));
-    time("select 1d [n/4*F]", &device, || w.clone().reshape([n]).select(0, gidx.clone().reshape([(n/4)*f])));
-    time("narrow+reshape", &device, || both.clone().reshape([b, t, 2*f]).narrow(1, 0, t - 1).narrow(2, 0, f).log());
-    time("log", &device, || x.clone().log());
-    time("to_data only", &device, || x.clone().into_data());
-    time("to_data as_slice sum", &device, || { let d = x.clone().into_data(); d.as_slice::<f32>().unwrap().iter().sum::<f32>() });
-    let wb = Tensor::<3>::random([b, t, 1], Distribution::Default, &device);
-    time("pos bcast mul [1,T,F]*[B,T,1]", &device, || pos.clone().unsqueeze_dim::<3>(0) * wb.clone());
-    time("pos expand mul", &device, || pos.clone().unsqueeze_dim::<3>(0).expand([b, t, f]) * wb.clone());
-    time("x * wb", &device, || x.clone() * wb.clone());
-    time("mask_fill", &device, || x.clone().mask_fill(x.clone().lower_elem(-5.0), 0.0));
+    let (b, t) = (32usize, 3000usize);
+    for ad in [false, true] {
+    let device = if ad { Device::flex().autodiff() } else { Device::flex() };
+    for (cin, cout) in [(128usize, 64usize), (64, 64), (16, 8)] {
+        let x = Tensor::<3>::random([b, cin, t], Distribution::Normal(0.0, 1.0), &device);
+        let conv = Conv1dConfig::new(cin, cout, 5).with_padding(PaddingConfig1d::Explicit(2, 2)).init(&device);
+        let a = time(&format!("conv1d {cin}->{cout} ad={ad}"), &device, || { let y = conv.forward(x.clone()); if ad { let _ = y.clone().sum().backward(); } y });
+        let w = conv.weight.val(); // [cout, cin, 5]
+        let bias = conv.bias.as_ref().unwrap().val();
+        let c = time(&format!("matmul {cin}->{cout}"), &device, || {
+            let xp = Tensor::cat(vec![Tensor::<3>::zeros([b, cin, 2], &device), x.clone(), Tensor::<3>::zeros([b, cin, 2], &device)], 2);
+            let mut y = bias.clone().reshape([1, cout, 1]).expand([b, cout, t]);
+            for d in 0..5 {
+                let wd = w.clone().narrow(2, d, 1).reshape([1, cout, cin]);
+                y = y + wd.matmul(xp.clone().narrow(2, d, t));
+            }
+            if ad { let _ = y.clone().sum().backward(); }
+            y
+        });
+        let c2 = time(&format!("unfold-matmul {cin}->{cout}"), &device, || {
+            let xp = Tensor::cat(vec![Tensor::<3>::zeros([b, cin, 2], &device), x.clone(), Tensor::<3>::zeros([b, cin, 2], &device)], 2);
+            let cols = Tensor::cat((0..5).map(|d| xp.clone().narrow(2, d, t)).collect(), 1); // [b, 5cin, t] ordered tap-major
+            let wk = w.clone().swap_dims(1, 2).reshape([1, cout, 5 * cin]);
+            let y = wk.matmul(cols) + bias.clone().reshape([1, cout, 1]);
+            if ad { let _ = y.clone().sum().backward(); }
+            y
+        });
+        let d = host(a.clone() - c) ; let d2 = host(a - c2);
+        println!("max diff {} {}", d, d2);
+    }
+    }
 }
-#[allow(dead_code)]
-fn extra() {}
+fn host(t: Tensor<3>) -> f32 { t.abs().max().into_scalar::<f32>() }

@@ -24,18 +24,32 @@ fn time<R>(name: &str, device: &Device, f: impl Fn() -> R) -> R {
     }
     let r = f();
     device.sync().expect("sync");
-    println!("{name:>28}: {:8.1} ms", start.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    println!(
+        "{name:>28}: {:8.1} ms",
+        start.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
     r
 }
 
 fn main() {
-    let frames: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(3000);
+    let frames: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3000);
     let (batch, mels, delta) = (32, 128, 0.75);
     let t = diffres::output_frames(frames, delta).unwrap();
     for autodiff in [false, true] {
-        let device = if autodiff { Device::flex().autodiff() } else { Device::flex() };
+        let device = if autodiff {
+            Device::flex().autodiff()
+        } else {
+            Device::flex()
+        };
         println!("B = {batch}, T = {frames}, F = {mels}, autodiff = {autodiff}");
-        let x = Tensor::<3>::random([batch, frames, mels], Distribution::Normal(-5.0, 2.0), &device);
+        let x = Tensor::<3>::random(
+            [batch, frames, mels],
+            Distribution::Normal(-5.0, 2.0),
+            &device,
+        );
         let net = ImportanceNetConfig::new(mels).init(&device).unwrap();
         let raw = time("importance net", &device, || net.forward(x.clone(), None));
         let lengths = vec![frames; batch];
@@ -48,20 +62,46 @@ fn main() {
             &device,
         );
         let w = time("warp", &device, || {
-            warp(x.clone(), n.score.clone(), &plan, pos.clone(), &lengths, delta)
+            warp(
+                x.clone(),
+                n.score.clone(),
+                &plan,
+                pos.clone(),
+                &lengths,
+                delta,
+            )
         });
         if autodiff {
             time("warp fwd+bwd", &device, || {
-                let w = warp(x.clone(), n.score.clone().detach().require_grad(), &plan, pos.clone(), &lengths, delta);
+                let w = warp(
+                    x.clone(),
+                    n.score.clone().detach().require_grad(),
+                    &plan,
+                    pos.clone(),
+                    &lengths,
+                    delta,
+                );
                 (w.mean.sum() + w.max.sum() + w.resolution.sum()).backward()
             });
-            time("net fwd+bwd", &device, || net.forward(x.clone(), None).sum().backward());
+            time("net fwd+bwd", &device, || {
+                net.forward(x.clone(), None).sum().backward()
+            });
         }
         drop(w);
-        let rows: Vec<i64> = (0..2 * batch * frames).map(|i| ((i % (batch * frames)) / 4) as i64).collect();
-        let src = Tensor::<2>::random([2 * batch * frames, 2 * mels], Distribution::Default, &device);
-        time("segment_sum [2N, 2F]", &device, || segment_sum(src.clone(), &rows, batch * frames / 4 + 1));
+        let rows: Vec<i64> = (0..2 * batch * frames)
+            .map(|i| ((i % (batch * frames)) / 4) as i64)
+            .collect();
+        let src = Tensor::<2>::random(
+            [2 * batch * frames, 2 * mels],
+            Distribution::Default,
+            &device,
+        );
+        time("segment_sum [2N, 2F]", &device, || {
+            segment_sum(src.clone(), &rows, batch * frames / 4 + 1)
+        });
         let src = Tensor::<2>::random([2 * batch * frames, mels], Distribution::Default, &device);
-        time("segment_max [2N, F]", &device, || segment_max(src.clone(), &rows, batch * frames / 4 + 1, 0.0));
+        time("segment_max [2N, F]", &device, || {
+            segment_max(src.clone(), &rows, batch * frames / 4 + 1, 0.0)
+        });
     }
 }

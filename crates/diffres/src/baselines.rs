@@ -6,7 +6,6 @@
 
 use burn::prelude::*;
 
-
 use crate::frames::{output_frames, resolve_lengths};
 use crate::importance::{ResConv1d, ResConv1dConfig};
 use crate::layer::check_input;
@@ -83,7 +82,11 @@ impl Identity {
     ///
     /// # Errors
     /// Wrong shape or non-finite input.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> crate::Result<FrontEndOutput> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> crate::Result<FrontEndOutput> {
         check_input(&x, self.n_mels)?;
         let [batch, frames, _] = x.dims();
         resolve_lengths(lengths, batch, frames)?;
@@ -123,7 +126,11 @@ impl ChangeHopSize {
     ///
     /// # Errors
     /// Wrong shape, non-finite input, bad lengths, or too few frames.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> crate::Result<FrontEndOutput> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> crate::Result<FrontEndOutput> {
         check_input(&x, self.n_mels)?;
         let [batch, frames, mels] = x.dims();
         let t = output_frames(frames, self.delta)?;
@@ -131,7 +138,11 @@ impl ChangeHopSize {
         let rows: Vec<i64> = lengths
             .iter()
             .enumerate()
-            .flat_map(|(b, &len)| Self::indices(len, t).into_iter().map(move |j| (b * frames + j) as i64))
+            .flat_map(|(b, &len)| {
+                Self::indices(len, t)
+                    .into_iter()
+                    .map(move |j| (b * frames + j) as i64)
+            })
             .collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch * t]), &x.device());
         let picked = x.reshape([batch * frames, mels]).select(0, index); // [B t, F]
@@ -154,7 +165,11 @@ impl AvgPool {
     /// `delta` outside `[0, 1)`.
     pub fn new(n_mels: usize, delta: f64) -> crate::Result<Self> {
         crate::frames::check_delta(delta)?;
-        Ok(Self { n_mels, delta, with_max: false })
+        Ok(Self {
+            n_mels,
+            delta,
+            with_max: false,
+        })
     }
 
     /// The AvgMaxPool baseline: the mean of adaptive average and adaptive max pooling, as the
@@ -164,7 +179,11 @@ impl AvgPool {
     /// `delta` outside `[0, 1)`.
     pub fn avg_max(n_mels: usize, delta: f64) -> crate::Result<Self> {
         crate::frames::check_delta(delta)?;
-        Ok(Self { n_mels, delta, with_max: true })
+        Ok(Self {
+            n_mels,
+            delta,
+            with_max: true,
+        })
     }
 
     /// # Shapes
@@ -172,7 +191,11 @@ impl AvgPool {
     ///
     /// # Errors
     /// Wrong shape, non-finite input, bad lengths, or too few frames.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> crate::Result<FrontEndOutput> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> crate::Result<FrontEndOutput> {
         check_input(&x, self.n_mels)?;
         let [batch, frames, _] = x.dims();
         let t = output_frames(frames, self.delta)?;
@@ -200,12 +223,18 @@ impl ConvAvgPoolConfig {
     pub fn init(&self, device: &Device) -> crate::Result<ConvAvgPool> {
         crate::frames::check_delta(self.delta)?;
         if self.n_mels == 0 {
-            return Err(crate::DiffResError::Config("n_mels must be at least 1".into()));
+            return Err(crate::DiffResError::Config(
+                "n_mels must be at least 1".into(),
+            ));
         }
         let blocks = (0..3)
             .map(|_| ResConv1dConfig::new(self.n_mels, self.n_mels).init(device))
             .collect();
-        Ok(ConvAvgPool { blocks, n_mels: self.n_mels, delta: self.delta })
+        Ok(ConvAvgPool {
+            blocks,
+            n_mels: self.n_mels,
+            delta: self.delta,
+        })
     }
 }
 
@@ -224,7 +253,11 @@ impl ConvAvgPool {
     ///
     /// # Errors
     /// Wrong shape, non-finite input, bad lengths, or too few frames.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> crate::Result<FrontEndOutput> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> crate::Result<FrontEndOutput> {
         check_input(&x, self.n_mels)?;
         let [batch, frames, _] = x.dims();
         let t = output_frames(frames, self.delta)?;
@@ -251,7 +284,10 @@ mod tests {
     fn bins_and_indices_match_pytorch() {
         // torch.nn.AdaptiveAvgPool1d(3) on 10 frames: [0,4), [3,7), [6,10)
         assert_eq!(adaptive_bins(10, 3), vec![(0, 4), (3, 7), (6, 10)]);
-        assert_eq!(adaptive_bins(10, 5), vec![(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]);
+        assert_eq!(
+            adaptive_bins(10, 5),
+            vec![(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+        );
         // torch.linspace(0, 9, 4).long() = [0, 3, 6, 9]
         assert_eq!(ChangeHopSize::indices(10, 4), vec![0, 3, 6, 9]);
         assert_eq!(ChangeHopSize::indices(10, 1), vec![0]);
@@ -261,15 +297,24 @@ mod tests {
     fn pooling_values_by_hand() {
         let device = Device::flex();
         let x = Tensor::<3>::from_data([[[1.0f32], [3.0], [2.0], [6.0]]], &device);
-        let avg = AvgPool::new(1, 0.5).unwrap().forward(x.clone(), None).unwrap();
+        let avg = AvgPool::new(1, 0.5)
+            .unwrap()
+            .forward(x.clone(), None)
+            .unwrap();
         avg.feature
             .into_data()
             .assert_eq(&TensorData::from([[[[2.0f32], [4.0]]]]), false);
-        let am = AvgPool::avg_max(1, 0.5).unwrap().forward(x.clone(), None).unwrap();
+        let am = AvgPool::avg_max(1, 0.5)
+            .unwrap()
+            .forward(x.clone(), None)
+            .unwrap();
         am.feature
             .into_data()
             .assert_eq(&TensorData::from([[[[2.5f32], [5.0]]]]), false);
-        let hop = ChangeHopSize::new(1, 0.5).unwrap().forward(x, None).unwrap();
+        let hop = ChangeHopSize::new(1, 0.5)
+            .unwrap()
+            .forward(x, None)
+            .unwrap();
         hop.feature
             .into_data()
             .assert_eq(&TensorData::from([[[[1.0f32], [6.0]]]]), false);

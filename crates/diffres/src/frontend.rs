@@ -175,7 +175,11 @@ impl FrontEnd {
     ///
     /// # Errors
     /// Wrong shape, non-finite input, bad lengths, or too few frames for `delta`.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> crate::Result<FrontEndOutput> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> crate::Result<FrontEndOutput> {
         match self {
             FrontEnd::Identity(m) => m.forward(x, lengths),
             FrontEnd::DiffRes(m) => m.forward(x, lengths),
@@ -207,8 +211,14 @@ mod tests {
         for kind in FrontEndKind::ALL {
             assert_eq!(kind.name().parse::<FrontEndKind>().unwrap(), kind);
         }
-        assert_eq!("Avg-Pool".parse::<FrontEndKind>().unwrap(), FrontEndKind::AvgPool);
-        assert!(matches!("pool".parse::<FrontEndKind>(), Err(DiffResError::UnknownFrontEnd(_))));
+        assert_eq!(
+            "Avg-Pool".parse::<FrontEndKind>().unwrap(),
+            FrontEndKind::AvgPool
+        );
+        assert!(matches!(
+            "pool".parse::<FrontEndKind>(),
+            Err(DiffResError::UnknownFrontEnd(_))
+        ));
     }
 
     #[test]
@@ -216,9 +226,16 @@ mod tests {
         let device = Device::flex();
         let x = Tensor::<3>::random([2, 12, 8], burn::tensor::Distribution::Default, &device);
         for kind in FrontEndKind::ALL {
-            let fe = FrontEndConfig::new(kind, 8).with_delta(0.75).init(&device).unwrap();
+            let fe = FrontEndConfig::new(kind, 8)
+                .with_delta(0.75)
+                .init(&device)
+                .unwrap();
             let out = fe.forward(x.clone(), None).unwrap();
-            let t = if kind == FrontEndKind::Identity { 12 } else { 3 };
+            let t = if kind == FrontEndKind::Identity {
+                12
+            } else {
+                3
+            };
             assert_eq!(out.feature.dims(), [2, kind.channels(), t, 8], "{kind}");
         }
     }

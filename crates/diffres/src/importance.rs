@@ -64,7 +64,9 @@ impl ResConv1d {
             None => x,
         };
         let first = self.norm1.forward(relu(self.conv1.forward(apply(x))));
-        let second = self.norm2.forward(relu(self.conv2.forward(apply(first.clone()))));
+        let second = self
+            .norm2
+            .forward(relu(self.conv2.forward(apply(first.clone()))));
         first + second
     }
 }

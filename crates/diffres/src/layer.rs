@@ -61,10 +61,14 @@ impl DiffResConfig {
         crate::frames::check_delta(self.delta)?;
         self.importance().validate()?;
         if let ResolutionEncoding::Learnable { max_frames: 0 } = self.resolution_encoding {
-            return Err(DiffResError::Config("learnable encoding needs max_frames >= 1".into()));
+            return Err(DiffResError::Config(
+                "learnable encoding needs max_frames >= 1".into(),
+            ));
         }
         if !(self.empty_eps >= 0.0 && self.guide_lambda.is_finite()) {
-            return Err(DiffResError::Config("empty_eps must be >= 0 and guide_lambda finite".into()));
+            return Err(DiffResError::Config(
+                "empty_eps must be >= 0 and guide_lambda finite".into(),
+            ));
         }
         Ok(())
     }
@@ -137,7 +141,11 @@ impl DiffRes {
     /// # Errors
     /// Wrong `F`, an empty batch, non-finite input, bad lengths, too few frames for `delta`, or
     /// an input longer than a learnable encoding's table.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> crate::Result<FrontEndOutput> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> crate::Result<FrontEndOutput> {
         let [batch, frames, mels] = x.dims();
         check_input(&x, self.n_mels)?;
         let t = output_frames(frames, self.delta)?;
@@ -151,10 +159,22 @@ impl DiffRes {
         let normalized = normalize(raw, t, &lengths, self.normalization);
         let plan = WarpPlan::new(&normalized.host, batch, frames, t);
         let positions = self.positions(frames, mels, &device)?;
-        let warped = warp(x, normalized.score.clone(), &plan, positions, &lengths, self.delta);
+        let warped = warp(
+            x,
+            normalized.score.clone(),
+            &plan,
+            positions,
+            &lengths,
+            self.delta,
+        );
 
         let (empty, active) = empty_frames(warped.linear.clone(), valid, self.empty_eps);
-        let guide = guide_loss(normalized.score.clone(), empty, self.delta, self.guide_lambda);
+        let guide = guide_loss(
+            normalized.score.clone(),
+            empty,
+            self.delta,
+            self.guide_lambda,
+        );
         let active = activeness(normalized.score.clone(), active, self.delta);
         let feature = Tensor::stack::<4>(vec![warped.mean, warped.max, warped.resolution], 1); // [B, 3, t, F]
         Ok(FrontEndOutput {

@@ -41,12 +41,12 @@
 pub mod baselines;
 pub mod error;
 mod frames;
-mod host;
-mod params;
 pub mod frontend;
+mod host;
 pub mod importance;
 pub mod layer;
 pub mod output;
+mod params;
 pub mod position;
 pub mod regularizers;
 pub mod score_norm;

@@ -70,11 +70,12 @@ mod tests {
         );
         let valid = Tensor::<2>::ones([2, 4], &device);
         let (empty, active) = empty_frames(linear, valid, 1e-4);
-        empty
-            .clone()
-            .into_data()
-            .assert_eq(&TensorData::from([[1.0f32, 0.0, 0.0, 1.0], [0.0; 4]]), false);
-        let score = Tensor::<2>::from_data([[0.9f32, 0.2, 0.4, 0.1], [0.5, 0.5, 0.5, 0.5]], &device);
+        empty.clone().into_data().assert_eq(
+            &TensorData::from([[1.0f32, 0.0, 0.0, 1.0], [0.0; 4]]),
+            false,
+        );
+        let score =
+            Tensor::<2>::from_data([[0.9f32, 0.2, 0.4, 0.1], [0.5, 0.5, 0.5, 0.5]], &device);
         // delta 0.5: relu(0.9 / 0.5 - 0.5) = 1.3, relu(0.1 / 0.5 - 0.5) = 0 -> mean 0.65 over
         // one sample that has empty frames.
         let g: f32 = guide_loss(score.clone(), empty, 0.5, 0.5).into_scalar();

@@ -47,7 +47,13 @@ pub fn exact_sum(raw: &[f64], t: usize) -> Vec<f64> {
     let plan = water_fill(raw, t);
     raw.iter()
         .zip(&plan.clipped)
-        .map(|(&r, &k)| if k { 1.0 } else { (r + plan.offset) * plan.scale })
+        .map(|(&r, &k)| {
+            if k {
+                1.0
+            } else {
+                (r + plan.offset) * plan.scale
+            }
+        })
         .collect()
 }
 
@@ -61,7 +67,11 @@ struct WaterFill {
 
 fn water_fill(raw: &[f64], t: usize) -> WaterFill {
     let n = raw.len();
-    let offset = if raw.iter().sum::<f64>() > 0.0 { 0.0 } else { 1.0 };
+    let offset = if raw.iter().sum::<f64>() > 0.0 {
+        0.0
+    } else {
+        1.0
+    };
     let mut clipped = vec![false; n];
     let mut n_clipped = 0usize;
     let mut scale = 0.0;
@@ -137,7 +147,12 @@ fn reference_trace(raw: &[f64], t: usize) -> ReferenceTrace {
             .iter()
             .map(|&v| v < RESCALE_MAX && v > RESCALE_MIN)
             .collect();
-        let interval: f64 = s.iter().zip(&axis).filter(|(_, &a)| a).map(|(v, _)| 1.0 - v).sum();
+        let interval: f64 = s
+            .iter()
+            .zip(&axis)
+            .filter(|(_, &a)| a)
+            .map(|(v, _)| 1.0 - v)
+            .sum();
         if distance >= 1.0 && interval > 0.0 {
             let alpha_raw = distance / interval;
             let alpha = alpha_raw.min(1.0);
@@ -277,7 +292,10 @@ mod tests {
     fn device_matches_host_and_masks_padding() {
         let device = Device::flex();
         let raw = Tensor::<2>::from_data(
-            [[0.9f32, 0.8, 0.1, 0.2, 0.1, 0.3], [0.5, 0.5, 0.5, 0.5, 7.0, 7.0]],
+            [
+                [0.9f32, 0.8, 0.1, 0.2, 0.1, 0.3],
+                [0.5, 0.5, 0.5, 0.5, 7.0, 7.0],
+            ],
             &device,
         );
         for mode in [ScoreNormalization::ExactSum, ScoreNormalization::Reference] {

@@ -57,9 +57,7 @@ pub fn segment_max(values: Tensor<2>, rows: &[i64], m: usize, empty: f32) -> Ten
     );
     let is_empty = arg.clone().equal_elem(none);
     let arg = arg.clamp_max((n.max(1) - 1) as f32).int();
-    values
-        .gather(0, arg)
-        .mask_fill(is_empty, empty)
+    values.gather(0, arg).mask_fill(is_empty, empty)
 }
 
 #[cfg(test)]
@@ -75,11 +73,15 @@ mod tests {
         let device = Device::flex();
         let rows = [0, 0, 2, 2];
         let sum = segment_sum(values(&device), &rows, 3);
-        sum.into_data()
-            .assert_eq(&TensorData::from([[4.0, 7.0], [0.0, 0.0], [9.0, 4.0]]), false);
+        sum.into_data().assert_eq(
+            &TensorData::from([[4.0, 7.0], [0.0, 0.0], [9.0, 4.0]]),
+            false,
+        );
         let max = segment_max(values(&device), &rows, 3, -1.0);
-        max.into_data()
-            .assert_eq(&TensorData::from([[3.0, 5.0], [-1.0, -1.0], [7.0, 4.0]]), false);
+        max.into_data().assert_eq(
+            &TensorData::from([[3.0, 5.0], [-1.0, -1.0], [7.0, 4.0]]),
+            false,
+        );
     }
 
     #[test]

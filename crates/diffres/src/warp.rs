@@ -50,7 +50,11 @@ pub struct WarpPlan {
 impl WarpPlan {
     /// Builds the plan from normalised scores (`batch * frames` values, row-major) and `t`.
     pub fn new(score: &[f64], batch: usize, frames: usize, out_frames: usize) -> Self {
-        assert_eq!(score.len(), batch * frames, "scores must be [batch, frames]");
+        assert_eq!(
+            score.len(),
+            batch * frames,
+            "scores must be [batch, frames]"
+        );
         let n = batch * frames;
         let mut first_row = vec![0i64; n];
         let mut second_row = vec![0i64; n];
@@ -161,14 +165,17 @@ pub(crate) struct Linear {
     pub shift_host: Vec<f32>,
 }
 
-pub(crate) fn to_linear(x: Tensor<3>, valid: &Tensor<2>) -> Linear {
+pub(crate) fn to_linear(x: Tensor<3>, lengths: &[usize]) -> Linear {
     let [batch, frames, mels] = x.dims();
-    let invalid = valid
-        .clone()
-        .equal_elem(0.0)
-        .reshape([batch, frames, 1])
-        .expand([batch, frames, mels]);
-    let masked = x.mask_fill(invalid, -1e30);
+    let masked = if lengths.iter().all(|&l| l == frames) {
+        x
+    } else {
+        let invalid = valid_mask(lengths, frames, &x.device())
+            .equal_elem(0.0)
+            .reshape([batch, frames, 1])
+            .expand([batch, frames, mels]);
+        x.mask_fill(invalid, -1e30)
+    };
     let shift = masked.clone().detach().max_dim(2).max_dim(1); // [B, 1, 1]
     let shift_host = crate::host::read_f32(&shift);
     Linear {
@@ -194,63 +201,92 @@ pub fn warp(
     delta: f64,
 ) -> Warped {
     let [batch, frames, mels] = x.dims();
-    assert_eq!((batch, frames), (plan.batch, plan.frames), "plan does not fit x");
+    assert_eq!(
+        (batch, frames),
+        (plan.batch, plan.frames),
+        "plan does not fit x"
+    );
     let device = x.device();
     let t = plan.out_frames;
     let n = batch * frames;
     let rows_out = batch * (t + 1);
 
-    let __t = std::time::Instant::now();
-    let valid = valid_mask(lengths, frames, &device);
-    let linear = to_linear(x, &valid);
-    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("to_linear: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
-
+    let linear = to_linear(x, lengths);
 
     // Split of each frame's score between its two output frames, with d/ds through cumsum.
     let score_host = crate::host::read_f32(&score);
     let cumsum = score.clone().cumsum(1);
     let straight_through = cumsum.clone() - cumsum.detach();
-    let overhang = Tensor::<2>::from_data(TensorData::new(plan.overhang.clone(), [batch, frames]), &device);
+    let overhang = Tensor::<2>::from_data(
+        TensorData::new(plan.overhang.clone(), [batch, frames]),
+        &device,
+    );
     let w_next = burn::tensor::activation::relu(overhang + straight_through); // [B, T]
     let w_first = score - w_next.clone(); // [B, T]
     let w_first = w_first.reshape([n, 1]);
     let w_next = w_next.reshape([n, 1]);
-    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("weights: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
 
-
-    // Mean and resolution encoding: two index-adds of [N, 2F] into [B (t + 1), 2F].
-    let device_rows = |rows: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(rows.to_vec(), [n]), &device);
-    let positions = positions.unsqueeze_dim::<3>(0).expand([batch, frames, mels]);
-    let both = Tensor::cat(vec![linear.value.clone(), positions], 2).reshape([n, 2 * mels]);
-    let summed = Tensor::<2>::zeros([rows_out, 2 * mels], &device)
-        .select_assign(0, device_rows(&plan.first_row), both.clone() * w_first.clone(), IndexingUpdateOp::Add)
-        .select_assign(0, device_rows(&plan.second_row), both * w_next.clone(), IndexingUpdateOp::Add)
-        .reshape([batch, t + 1, 2 * mels])
-        .narrow(1, 0, t); // [B, t, 2F]
-    let mean_linear = summed.clone().narrow(2, 0, mels);
-    let resolution = summed.narrow(2, mels, mels);
-    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("sums: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
-
+    // Mean and resolution encoding, `sum_j W[k, j] (v_j, E_j)`: every frame adds its first
+    // share to its first row; only the frames that reach into the next row (overhang > 0, at
+    // most one per output row) add a second share there. Each is one index-add; nothing of
+    // size [2N, 2F] is built.
+    let index = |rows: Vec<i64>| {
+        let len = rows.len();
+        Tensor::<1, Int>::from_data(TensorData::new(rows, [len]), &device)
+    };
+    let value = linear.value.clone().reshape([n, mels]);
+    let positions = positions.unsqueeze_dim::<3>(0); // [1, T, F]
+    let first_rows = index(plan.first_row.clone());
+    let mean_sum = Tensor::<2>::zeros([rows_out, mels], &device).select_assign(
+        0,
+        first_rows.clone(),
+        value.clone() * w_first.clone(),
+        IndexingUpdateOp::Add,
+    );
+    let res_sources =
+        (positions.clone() * w_first.clone().reshape([batch, frames, 1])).reshape([n, mels]);
+    let res_sum = Tensor::<2>::zeros([rows_out, mels], &device).select_assign(
+        0,
+        first_rows,
+        res_sources,
+        IndexingUpdateOp::Add,
+    );
+    let crossing: Vec<usize> = (0..n).filter(|&i| plan.overhang[i] > 0.0).collect();
+    let (mean_sum, res_sum) = if crossing.is_empty() {
+        (mean_sum, res_sum)
+    } else {
+        let m = crossing.len();
+        let frames_idx = index(crossing.iter().map(|&i| i as i64).collect());
+        let positions_idx = index(crossing.iter().map(|&i| (i % frames) as i64).collect());
+        let rows = index(crossing.iter().map(|&i| plan.second_row[i]).collect());
+        let share = w_next.clone().select(0, frames_idx.clone()); // [M, 1]
+        let value_next = value.clone().select(0, frames_idx) * share.clone();
+        let res_next = positions.reshape([frames, mels]).select(0, positions_idx) * share;
+        debug_assert_eq!(value_next.dims(), [m, mels]);
+        (
+            mean_sum.select_assign(0, rows.clone(), value_next, IndexingUpdateOp::Add),
+            res_sum.select_assign(0, rows, res_next, IndexingUpdateOp::Add),
+        )
+    };
+    let mean_linear = mean_sum.reshape([batch, t + 1, mels]).narrow(1, 0, t);
+    let resolution = res_sum.reshape([batch, t + 1, mels]).narrow(1, 0, t);
 
     // Max: arg-max on the host, then a differentiable gather.
-    let max_linear = segment_max_warp(
-        linear.value.clone().reshape([n, mels]),
-        &score_host,
-        w_first,
-        w_next,
-        plan,
-    )
-    .reshape([batch, t, mels]);
-    { let _ = device.sync(); if std::env::var_os("PROF").is_some() { eprintln!("max: {:?}", __t.elapsed()); } } let __t = std::time::Instant::now();
-
+    let max_linear =
+        segment_max_warp(value, &score_host, w_first, w_next, plan).reshape([batch, t, mels]);
 
     // log(v e^m + eps) = M + log(v e^(m - M) + eps e^-M) with M = max(m, ln eps), so that
     // neither factor overflows: for m >= ln eps (any audible input) this is
     // m + log(v + eps e^-m); for inputs far below ln eps (m < -116 would make eps e^-m overflow
     // f32) the result tends to ln eps. eps e^-M is kept above f32's smallest normal.
     let ln_eps = LOG_EPS.ln();
-    let top: Vec<f64> = linear.shift_host.iter().map(|&m| (m as f64).max(ln_eps)).collect();
-    let per_sample = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [batch, 1, 1]), &device);
+    let top: Vec<f64> = linear
+        .shift_host
+        .iter()
+        .map(|&m| (m as f64).max(ln_eps))
+        .collect();
+    let per_sample =
+        |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [batch, 1, 1]), &device);
     let value_scale = per_sample(
         linear
             .shift_host
@@ -259,7 +295,11 @@ pub fn warp(
             .map(|(&m, &top)| (m as f64 - top).exp() as f32)
             .collect(),
     );
-    let eps_shift = per_sample(top.iter().map(|&top| (ln_eps - top).exp().max(1e-37) as f32).collect());
+    let eps_shift = per_sample(
+        top.iter()
+            .map(|&top| (ln_eps - top).exp().max(1e-37) as f32)
+            .collect(),
+    );
     let top = per_sample(top.iter().map(|&v| v as f32).collect());
     let log = |v: Tensor<3>| (v * value_scale.clone() + eps_shift.clone()).log() + top.clone();
     let max_scale = 1.0 / (1.0 - delta);
@@ -289,25 +329,37 @@ fn segment_max_warp(
     let [n, mels] = value.dims();
     let device = value.device();
     let (batch, frames, t) = (plan.batch, plan.frames, plan.out_frames);
-    let value_host = crate::host::read_f32(&value);
+    let value_data = value.to_data().convert::<f32>();
+    let value_host = value_data
+        .as_slice::<f32>()
+        .expect("a float tensor converts to f32");
     let rows = batch * t;
     // Per output element: the winning source id in `0..2N` (`i` for a frame's first row,
-    // `N + i` for its second), or `usize::MAX` when the row has no source.
+    // `N + i` for its second), or `NONE` when the row has no source.
+    const NONE: u32 = u32::MAX;
+    assert!(
+        2 * n < NONE as usize,
+        "too many frames for the warp's max: {n}"
+    );
     let mut best = vec![f32::NEG_INFINITY; rows * mels];
-    let mut arg = vec![usize::MAX; rows * mels];
+    let mut arg = vec![NONE; rows * mels];
     let per_sample = t * mels;
-    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(batch).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(batch)
+        .max(1);
     let chunk = batch.div_ceil(threads);
     std::thread::scope(|scope| {
         let best_chunks = best.chunks_mut(chunk * per_sample);
         let arg_chunks = arg.chunks_mut(chunk * per_sample);
         for (c, (best, arg)) in best_chunks.zip(arg_chunks).enumerate() {
-            let value_host = &value_host;
             scope.spawn(move || {
                 let samples = c * chunk..((c + 1) * chunk).min(batch);
                 for b in samples.clone() {
                     let local = (b - samples.start) * per_sample;
                     let base = (b * (t + 1)) as i64;
+                    // Sources in id order (all first shares, then all second shares) with a
+                    // strict `>`: the first winner is kept on ties.
                     for half in 0..2 {
                         for j in 0..frames {
                             let i = b * frames + j;
@@ -322,17 +374,18 @@ fn segment_max_warp(
                             if k >= t {
                                 continue; // the sink row
                             }
-                            let id = half * n + i;
+                            let id = (half * n + i) as u32;
                             let src = &value_host[i * mels..(i + 1) * mels];
                             let dst = local + k * mels;
                             let best = &mut best[dst..dst + mels];
                             let arg = &mut arg[dst..dst + mels];
-                            for f in 0..mels {
-                                let v = src[f] * w;
-                                if v > best[f] {
-                                    best[f] = v;
-                                    arg[f] = id;
-                                }
+                            for ((&v, best), arg) in
+                                src.iter().zip(best.iter_mut()).zip(arg.iter_mut())
+                            {
+                                let v = v * w;
+                                let better = v > *best;
+                                *best = if better { v } else { *best };
+                                *arg = if better { id } else { *arg };
                             }
                         }
                     }
@@ -340,9 +393,17 @@ fn segment_max_warp(
             });
         }
     });
-    let empty: Vec<bool> = arg.iter().map(|&a| a == usize::MAX).collect();
-    let source: Vec<i64> = arg.iter().map(|&a| if a == usize::MAX { 0 } else { (a % n) as i64 }).collect();
-    let weight: Vec<i64> = arg.iter().map(|&a| if a == usize::MAX { 0 } else { a as i64 }).collect();
+    drop(best);
+    let empty: Vec<bool> = arg.iter().map(|&a| a == NONE).collect();
+    let source: Vec<i64> = arg
+        .iter()
+        .map(|&a| if a == NONE { 0 } else { a as i64 % n as i64 })
+        .collect();
+    let weight: Vec<i64> = arg
+        .iter()
+        .map(|&a| if a == NONE { 0 } else { a as i64 })
+        .collect();
+    drop(arg);
     let source = Tensor::<2, Int>::from_data(TensorData::new(source, [rows, mels]), &device);
     let weight = Tensor::<1, Int>::from_data(TensorData::new(weight, [rows * mels]), &device);
     let empty = Tensor::<2, Bool>::from_data(TensorData::new(empty, [rows, mels]), &device);

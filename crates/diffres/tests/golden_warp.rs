@@ -62,7 +62,9 @@ impl Case {
 
 fn load_cases() -> Vec<Case> {
     let Some(dir) = golden_dir() else {
-        eprintln!("SKIP: no golden folder (set DIFFRES_WARP_GOLDEN or provide ../shared/reference/warp)");
+        eprintln!(
+            "SKIP: no golden folder (set DIFFRES_WARP_GOLDEN or provide ../shared/reference/warp)"
+        );
         return Vec::new();
     };
     load_cases_from(&dir)
@@ -72,10 +74,17 @@ fn load_cases_from(dir: &Path) -> Vec<Case> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read golden folder {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('_'))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p.file_name().unwrap().to_string_lossy().starts_with('_')
+        })
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "golden folder {} holds no *.json", dir.display());
+    assert!(
+        !files.is_empty(),
+        "golden folder {} holds no *.json",
+        dir.display()
+    );
     files
         .into_iter()
         .map(|path| {
@@ -95,7 +104,10 @@ fn assert_close(name: &str, what: &str, got: &[f32], want: &[f64], tol: impl Fn(
     assert_eq!(got.len(), want.len(), "{name}: {what} length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g as f64 - w).abs();
-        assert!(err <= tol(w), "{name}: {what}[{i}] = {g}, reference {w} (error {err:e})");
+        assert!(
+            err <= tol(w),
+            "{name}: {what}[{i}] = {g}, reference {w} (error {err:e})"
+        );
     }
 }
 
@@ -105,7 +117,12 @@ fn warp_matches_the_reference() {
     let device = Device::flex();
     for case in &cases {
         let name = case.name.as_str();
-        let (b, frames, mels, t) = (case.usize("B"), case.usize("T"), case.usize("F"), case.usize("t"));
+        let (b, frames, mels, t) = (
+            case.usize("B"),
+            case.usize("T"),
+            case.usize("F"),
+            case.usize("t"),
+        );
         let delta = case.f64("delta");
 
         // Our t agrees with the reference's int(T (1 - delta)), except where that product is
@@ -125,9 +142,15 @@ fn warp_matches_the_reference() {
         let w_sparse = case.get("W_sparse").as_array().expect("W_sparse is a list");
         for (bi, sample) in w_sparse.iter().enumerate() {
             let mut want = vec![0f64; frames * t];
-            let field = |k: &str| sample[k].as_array().unwrap_or_else(|| panic!("{name}: W_sparse.{k}")).clone();
+            let field = |k: &str| {
+                sample[k]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{name}: W_sparse.{k}"))
+                    .clone()
+            };
             for ((j, k), v) in field("frame").iter().zip(field("out")).zip(field("value")) {
-                want[j.as_u64().unwrap() as usize * t + k.as_u64().unwrap() as usize] = v.as_f64().unwrap();
+                want[j.as_u64().unwrap() as usize * t + k.as_u64().unwrap() as usize] =
+                    v.as_f64().unwrap();
             }
             let mut got = vec![0f32; frames * t];
             for (j, k, v) in plan.sparse(bi) {
@@ -146,15 +169,30 @@ fn warp_matches_the_reference() {
         assert_close(name, "pos_emb", &pos, &case.flat("pos_emb"), |_| 1e-6);
         let pos_t = Tensor::<2>::from_data(TensorData::new(pos, [frames, mels]), &device);
         let out = warp(x_t, s_t, &plan, pos_t, &vec![frames; b], delta);
-        let read = |t: Tensor<3>| -> Vec<f32> { t.into_data().convert::<f32>().try_to_vec().unwrap() };
+        let read =
+            |t: Tensor<3>| -> Vec<f32> { t.into_data().convert::<f32>().try_to_vec().unwrap() };
         let log_tol = |w: f64| 2e-5 * w.abs().max(1.0);
-        assert_close(name, "mean_feature_log", &read(out.mean), &case.flat("mean_feature_log"), log_tol);
-        assert_close(name, "resolution_encoding", &read(out.resolution), &case.flat("resolution_encoding"), |_| 1e-5);
+        assert_close(
+            name,
+            "mean_feature_log",
+            &read(out.mean),
+            &case.flat("mean_feature_log"),
+            log_tol,
+        );
+        assert_close(
+            name,
+            "resolution_encoding",
+            &read(out.resolution),
+            &case.flat("resolution_encoding"),
+            |_| 1e-5,
+        );
 
         // Max: the reference where its binning is right, the true definition where it is not.
         let got_max = read(out.max);
         let mut want_max = case.flat("max_feature_log");
-        let per_sample = case.get("checks")["per_sample"].as_array().expect("checks.per_sample");
+        let per_sample = case.get("checks")["per_sample"]
+            .as_array()
+            .expect("checks.per_sample");
         for (bi, checks) in per_sample.iter().enumerate() {
             let rows: Vec<usize> = checks["max_ideal_vs_ref_rows_differ"]
                 .as_array()
@@ -174,7 +212,10 @@ fn warp_matches_the_reference() {
                     let i = (bi * t + k) * mels + f;
                     // Document the difference: the reference is off by more than rounding here.
                     if f == 0 {
-                        assert!((want_max[i] - truth).abs() > 1e-3 || rows.is_empty(), "{name}: row {k} expected to differ");
+                        assert!(
+                            (want_max[i] - truth).abs() > 1e-3 || rows.is_empty(),
+                            "{name}: row {k} expected to differ"
+                        );
                     }
                     want_max[i] = truth;
                 }
@@ -194,7 +235,11 @@ fn reference_normalisation_matches_the_reference() {
         for bi in 0..b {
             let got = diffres::score_norm::reference(&input[bi * frames..(bi + 1) * frames], t);
             for (j, (g, w)) in got.iter().zip(&want[bi * frames..]).enumerate() {
-                assert!((g - w).abs() < 1e-9, "{}: score_norm[{bi}][{j}] = {g}, reference {w}", case.name);
+                assert!(
+                    (g - w).abs() < 1e-9,
+                    "{}: score_norm[{bi}][{j}] = {g}, reference {w}",
+                    case.name
+                );
             }
         }
     }
@@ -207,5 +252,8 @@ fn a_malformed_golden_file_fails() {
     std::fs::write(dir.join("broken.json"), "{ \"B\": 1, ").unwrap();
     let result = std::panic::catch_unwind(|| load_cases_from(&dir));
     std::fs::remove_dir_all(&dir).ok();
-    assert!(result.is_err(), "a file that does not parse must fail the golden test");
+    assert!(
+        result.is_err(),
+        "a file that does not parse must fail the golden test"
+    );
 }

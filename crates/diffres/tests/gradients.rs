@@ -114,7 +114,8 @@ fn log_spec(rng: &mut Lcg) -> Vec<f64> {
         let j = (rng.next() * (i + 1) as f64) as usize;
         v.swap(i, j.min(i));
     }
-    v.iter_mut().for_each(|x| *x = *x * 0.5 + rng.uniform(-0.05, 0.05));
+    v.iter_mut()
+        .for_each(|x| *x = *x * 0.5 + rng.uniform(-0.05, 0.05));
     v
 }
 
@@ -156,7 +157,14 @@ fn analytic(x: &[f64], s: &[f64], weight: &[f64], which: Output) -> (Vec<f64>, V
     let plan = WarpPlan::new(s, B, T, OUT);
     let xt = tensor3(x, [B, T, F], &device).require_grad();
     let st = tensor2(s, [B, T], &device).require_grad();
-    let w = warp(xt.clone(), st.clone(), &plan, positions(&device), &[T; B], DELTA);
+    let w = warp(
+        xt.clone(),
+        st.clone(),
+        &plan,
+        positions(&device),
+        &[T; B],
+        DELTA,
+    );
     let out = match which {
         Output::Mean => w.mean,
         Output::Max => w.max,
@@ -164,8 +172,14 @@ fn analytic(x: &[f64], s: &[f64], weight: &[f64], which: Output) -> (Vec<f64>, V
     };
     let loss = (out * tensor3(weight, [B, OUT, F], &device)).sum();
     let grads = loss.backward();
-    let gs = st.grad(&grads).map(read2).unwrap_or_else(|| vec![0.0; B * T]);
-    let gx = xt.grad(&grads).map(read).unwrap_or_else(|| vec![0.0; B * T * F]);
+    let gs = st
+        .grad(&grads)
+        .map(read2)
+        .unwrap_or_else(|| vec![0.0; B * T]);
+    let gx = xt
+        .grad(&grads)
+        .map(read)
+        .unwrap_or_else(|| vec![0.0; B * T * F]);
     (gs, gx)
 }
 
@@ -214,10 +228,21 @@ fn warp_resolution_gradient_matches_finite_differences() {
     check_warp(Output::Resolution, 3);
 }
 
-fn normalize_loss(raw: &[f64], weight: &[f64], t: usize, lengths: &[usize], mode: ScoreNormalization) -> f64 {
+fn normalize_loss(
+    raw: &[f64],
+    weight: &[f64],
+    t: usize,
+    lengths: &[usize],
+    mode: ScoreNormalization,
+) -> f64 {
     let device = Device::flex();
     let frames = raw.len() / lengths.len();
-    let n = normalize(tensor2(raw, [lengths.len(), frames], &device), t, lengths, mode);
+    let n = normalize(
+        tensor2(raw, [lengths.len(), frames], &device),
+        t,
+        lengths,
+        mode,
+    );
     read2(n.score).iter().zip(weight).map(|(s, w)| s * w).sum()
 }
 
@@ -237,7 +262,11 @@ fn check_normalize(raw: &[f64], t: usize, lengths: &[usize], mode: ScoreNormaliz
     // Padding gets no gradient.
     for (b, &len) in lengths.iter().enumerate() {
         for j in len..frames {
-            assert_eq!(g[b * frames + j], 0.0, "{mode:?}: padding frame {j} of sample {b}");
+            assert_eq!(
+                g[b * frames + j],
+                0.0,
+                "{mode:?}: padding frame {j} of sample {b}"
+            );
         }
     }
 }
@@ -293,13 +322,25 @@ fn guide_loss_gradient_is_the_hand_computed_one() {
     // Value: sample 0: (relu(2 - .5) + 0 + relu(1.2 - .5)) / 3 = 2.2 / 3; sample 1: 1.9; mean of two.
     let value: f32 = loss.clone().into_scalar();
     let expected = (2.2 / 3.0 + 1.9) / 2.0;
-    assert!((value as f64 - expected).abs() < 1e-5, "{value} vs {expected}");
+    assert!(
+        (value as f64 - expected).abs() < 1e-5,
+        "{value} vs {expected}"
+    );
     let g = read2(st.grad(&loss.backward()).unwrap());
     let per = |count: f64| 1.0 / (1.0 - delta) / count / 2.0;
     let want = [
-        per(3.0), 0.0, 0.0, per(3.0), //
-        0.0, per(1.0), 0.0, 0.0, //
-        0.0, 0.0, 0.0, 0.0,
+        per(3.0),
+        0.0,
+        0.0,
+        per(3.0), //
+        0.0,
+        per(1.0),
+        0.0,
+        0.0, //
+        0.0,
+        0.0,
+        0.0,
+        0.0,
     ];
     for (i, (a, w)) in g.iter().zip(want).enumerate() {
         assert!((a - w).abs() < 1e-5, "guide loss d/ds[{i}]: {a} vs {w}");
@@ -307,7 +348,12 @@ fn guide_loss_gradient_is_the_hand_computed_one() {
     // And the finite difference agrees.
     let host = |s: &[f64]| {
         let d = Device::flex();
-        let l = guide_loss(tensor2(s, [3, 4], &d), tensor2(&empty, [3, 4], &d), delta, lambda);
+        let l = guide_loss(
+            tensor2(s, [3, 4], &d),
+            tensor2(&empty, [3, 4], &d),
+            delta,
+            lambda,
+        );
         l.into_scalar::<f32>() as f64
     };
     assert_close(&g, &central(&s, host), "guide loss");

@@ -1,0 +1,223 @@
+//! End-to-end: tiny generated data, a few steps, every front end; resume; bad input.
+
+use std::path::{Path, PathBuf};
+
+use diffres::FrontEndKind;
+use diffres_data::synth::{write_dataset, SynthConfig};
+use diffres_train::inference::{evaluate_run, load_run, predict_files};
+use diffres_train::{train, RunDir, TrainConfig, TrainError, TrainOptions};
+
+/// Burn's random number generator is per process: trainings in parallel test threads would
+/// draw from it in an interleaved order. Every test that trains holds this lock.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    TRAINING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A tiny synthetic dataset, written once per test binary.
+fn tiny_data() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("diffres-e2e-data-{}", std::process::id()));
+        let cfg = SynthConfig {
+            clips_per_class: 5,
+            seconds: 0.5,
+            seed: 3,
+            val_fraction: 0.2,
+            test_fraction: 0.2,
+            ..Default::default()
+        };
+        write_dataset(&dir, &cfg).expect("synthetic data")
+    })
+    .clone()
+}
+
+fn tiny_config(frontend: FrontEndKind) -> TrainConfig {
+    TrainConfig {
+        data: tiny_data(),
+        format: "csv".into(),
+        frontend,
+        reduction: if frontend == FrontEndKind::Identity { 0.0 } else { 0.5 },
+        mels: 16,
+        frames: Some(40),
+        epochs: 2,
+        batch_size: 8,
+        lr: 1e-3,
+        cnn_width: 4,
+        seed: 7,
+        ..TrainConfig::default()
+    }
+}
+
+fn options(out: &Path) -> TrainOptions {
+    TrainOptions {
+        out: out.to_path_buf(),
+        resume: false,
+        cache_dir: None,
+        progress: false,
+        stop_after: None,
+    }
+}
+
+#[test]
+fn every_front_end_trains_evaluates_and_predicts() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    for kind in FrontEndKind::ALL {
+        let out = root.path().join(kind.name());
+        let results = train(&tiny_config(kind), &options(&out)).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(results.frontend, kind.name());
+        assert!((0.0..=1.0).contains(&results.test_metric));
+        assert_eq!(results.frames_in, 40);
+        assert_eq!(results.frames_out, if kind == FrontEndKind::Identity { 40 } else { 20 });
+        let run = RunDir::new(&out);
+        for file in ["config.json", "metrics.jsonl", "results.json", "curves.png", "activeness.png"] {
+            assert!(out.join(file).is_file(), "{kind}: {file} missing");
+        }
+        assert!(run.best().is_file());
+        let lines = std::fs::read_to_string(run.metrics()).unwrap();
+        assert_eq!(lines.lines().count(), 2, "{kind}: one metrics line per epoch");
+
+        let loaded = load_run(&out).unwrap();
+        let report = evaluate_run(&loaded, None, None, false).unwrap();
+        // Evaluating the best checkpoint on the test split reproduces results.json.
+        assert!((report.value - results.test_metric).abs() < 1e-9, "{kind}");
+        let clip = std::fs::read_dir(tiny_data().parent().unwrap().join("audio").join("beep"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let predictions = predict_files(&loaded, &[clip], 3).unwrap();
+        let top = &predictions[0].top;
+        assert_eq!(top.len(), 3);
+        assert!(top[0].1 >= top[1].1 && top[1].1 >= top[2].1);
+        let total: f32 = top.iter().map(|p| p.1).sum();
+        assert!(total <= 1.0 + 1e-5);
+    }
+}
+
+#[test]
+fn a_resumed_run_equals_an_uninterrupted_one() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    let mut cfg = tiny_config(FrontEndKind::DiffRes);
+    cfg.epochs = 3;
+    cfg.specaugment = true;
+    cfg.mixup = true;
+    let whole = train(&cfg, &options(&root.path().join("whole"))).unwrap();
+
+    let split = root.path().join("split");
+    let mut first = options(&split);
+    first.stop_after = Some(1);
+    let stopped = train(&cfg, &first);
+    assert!(matches!(stopped, Err(TrainError::Run { .. })), "stopping early is reported");
+    assert!(!split.join("results.json").exists(), "no results before the run ends");
+    let mut again = options(&split);
+    again.resume = true;
+    let resumed = train(&cfg, &again).unwrap();
+
+    assert_eq!(whole.test_metric, resumed.test_metric);
+    assert_eq!(whole.best_epoch, resumed.best_epoch);
+    let read = |dir: &Path| -> Vec<(f64, f64)> {
+        diffres_train::visualize::read_metrics(&dir.join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .map(|m| (m.train_loss, m.val_loss))
+            .collect()
+    };
+    let (a, b) = (read(&root.path().join("whole")), read(&split));
+    assert_eq!(a.len(), 3);
+    for ((la, va), (lb, vb)) in a.iter().zip(&b) {
+        assert!((la - lb).abs() < 1e-5 && (va - vb).abs() < 1e-5, "{a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    // Missing dataset.
+    let mut cfg = tiny_config(FrontEndKind::AvgPool);
+    cfg.data = root.path().join("nope");
+    let err = train(&cfg, &options(&root.path().join("a"))).unwrap_err().to_string();
+    assert!(err.contains("nope"), "{err}");
+
+    // Reduction out of range.
+    let mut cfg = tiny_config(FrontEndKind::DiffRes);
+    cfg.reduction = 1.2;
+    let err = train(&cfg, &options(&root.path().join("b"))).unwrap_err().to_string();
+    assert!(err.contains("--reduction 1.2"), "{err}");
+
+    // A run folder is not overwritten, and resuming with another front end is refused.
+    let out = root.path().join("c");
+    train(&tiny_config(FrontEndKind::AvgPool), &options(&out)).unwrap();
+    let err = train(&tiny_config(FrontEndKind::AvgPool), &options(&out)).unwrap_err().to_string();
+    assert!(err.contains("already holds a run"), "{err}");
+    let mut resume = options(&out);
+    resume.resume = true;
+    let err = train(&tiny_config(FrontEndKind::DiffRes), &resume).unwrap_err().to_string();
+    assert!(err.contains("--frontend avgpool, not diffres"), "{err}");
+
+    // A checkpoint for another front end does not load.
+    let info_path = out.join("config.json");
+    let mut info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+    info["config"]["frontend"] = "diffres".into();
+    std::fs::write(&info_path, info.to_string()).unwrap();
+    let err = load_run(&out).err().expect("mismatched checkpoint").to_string();
+    assert!(err.contains("best.bpk") && err.contains("does not fit"), "{err}");
+
+    // A run folder from another version.
+    info["format_version"] = 99.into();
+    std::fs::write(&info_path, info.to_string()).unwrap();
+    let err = load_run(&out).err().expect("incompatible version").to_string();
+    assert!(err.contains("incompatible version"), "{err}");
+}
+
+#[test]
+fn corrupt_audio_is_skipped_and_counted_or_fails_with_strict() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    let data = root.path().join("folders");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..4 {
+            let samples: Vec<f32> = (0..4000).map(|n| ((n * (i + 1)) as f32 * if class == "a" { 0.05 } else { 0.3 }).sin() * 0.5).collect();
+            let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+            let mut w = hound::WavWriter::create(data.join(class).join(format!("{i}.wav")), spec).unwrap();
+            for s in samples {
+                w.write_sample((s * 32767.0) as i16).unwrap();
+            }
+            w.finalize().unwrap();
+        }
+    }
+    std::fs::write(data.join("a").join("broken.wav"), "this is not audio").unwrap();
+    let mut cfg = tiny_config(FrontEndKind::AvgPool);
+    cfg.data = data.clone();
+    cfg.format = "auto".into();
+    cfg.epochs = 1;
+    cfg.val_fraction = 0.0;
+    cfg.test_fraction = 0.0;
+    let results = train(&cfg, &options(&root.path().join("lenient"))).unwrap();
+    assert_eq!(results.skipped_files, 1);
+    cfg.strict = true;
+    let err = train(&cfg, &options(&root.path().join("strict"))).unwrap_err().to_string();
+    assert!(err.contains("broken.wav"), "{err}");
+    assert!(!root.path().join("strict").join("results.json").exists());
+}
+
+#[test]
+fn eval_refuses_labels_the_run_never_saw() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    let out = root.path().join("run");
+    train(&tiny_config(FrontEndKind::ChangeHopSize), &options(&out)).unwrap();
+    let csv = root.path().join("other.csv");
+    let clip = tiny_data().parent().unwrap().join("audio").join("beep");
+    let first = std::fs::read_dir(&clip).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&csv, format!("path,label\n{},thunder\n", first.display())).unwrap();
+    let run = load_run(&out).unwrap();
+    let err = evaluate_run(&run, Some(&csv), None, false).err().unwrap().to_string();
+    assert!(err.contains("'thunder'"), "{err}");
+}
