@@ -101,6 +101,18 @@ struct TrainOpts {
     /// Mel bins.
     #[arg(long, default_value_t = 128)]
     mels: usize,
+    /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
+    /// or reference (the authors' rule, for comparison).
+    #[arg(long, default_value = "exact")]
+    score_norm: String,
+    /// DiffRes importance-network dilation growth: 1 = the paper's 41-frame receptive field,
+    /// 2 widens it to 125 frames (useful at 1 ms hops).
+    #[arg(long, default_value_t = 1)]
+    dilation: usize,
+    /// DiffRes guide loss: frames below this fraction of the clip's loudest frame's energy
+    /// count as empty (the paper's epsilon).
+    #[arg(long, default_value_t = 1e-4)]
+    empty_eps: f64,
     /// Frames per clip (pad or crop); default: the longest training clip (at most 3000).
     #[arg(long)]
     frames: Option<usize>,
@@ -242,6 +254,9 @@ struct SynthArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Signal-to-noise range of the events in dB, as LOW,HIGH.
+    #[arg(long, default_value = "0,20")]
+    snr_db: String,
 }
 
 impl TrainOpts {
@@ -254,14 +269,29 @@ impl TrainOpts {
             "off" | "false" | "no" => Some(false),
             other => bail!("--balance {other}: expected auto, on or off"),
         };
+        let score_norm = match self.score_norm.as_str() {
+            "exact" => diffres::ScoreNormalization::ExactSum,
+            "reference" => diffres::ScoreNormalization::Reference,
+            other => bail!("--score-norm {other}: expected exact or reference"),
+        };
+        if !(1..=8).contains(&self.dilation) {
+            bail!("--dilation {} is out of range 1..=8", self.dilation);
+        }
         let config = TrainConfig {
             data: self.data.clone(),
+            score_norm,
+            dilation: self.dilation,
+            empty_eps: self.empty_eps,
             format: self.format.clone(),
             val_fraction: self.val_fraction,
             test_fraction: self.test_fraction,
             fold: self.fold,
             frontend,
-            reduction: if frontend == FrontEndKind::Identity { 0.0 } else { self.reduction },
+            reduction: if frontend == FrontEndKind::Identity {
+                0.0
+            } else {
+                self.reduction
+            },
             hop_ms: self.hop_ms,
             mels: self.mels,
             frames: self.frames,
@@ -272,7 +302,11 @@ impl TrainOpts {
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
-            lr_schedule: self.lr_schedule.as_deref().map(LrSchedule::parse).transpose()?,
+            lr_schedule: self
+                .lr_schedule
+                .as_deref()
+                .map(LrSchedule::parse)
+                .transpose()?,
             seed: self.seed,
             specaugment: self.specaugment,
             mixup: self.mixup,
@@ -327,7 +361,11 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = run_demo(&opts)?;
             println!("{}", report.table.to_markdown());
-            println!("wall time {:.0} s; report: {}", report.wall_time_s, report.report.display());
+            println!(
+                "wall time {:.0} s; report: {}",
+                report.wall_time_s,
+                report.report.display()
+            );
         }
         Command::Train(a) => {
             let config = a.opts.config()?;
@@ -363,7 +401,11 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&predictions)?);
             } else {
                 for p in predictions {
-                    let top: Vec<String> = p.top.iter().map(|(l, q)| format!("{l} {:.1}%", 100.0 * q)).collect();
+                    let top: Vec<String> = p
+                        .top
+                        .iter()
+                        .map(|(l, q)| format!("{l} {:.1}%", 100.0 * q))
+                        .collect();
                     println!("{}: {}", p.file.display(), top.join(", "));
                 }
             }
@@ -389,7 +431,11 @@ fn run(cli: Cli) -> Result<()> {
             let reductions = a
                 .reductions
                 .split(',')
-                .map(|s| s.trim().parse::<f64>().with_context(|| format!("--reductions: '{s}' is not a number")))
+                .map(|s| {
+                    s.trim()
+                        .parse::<f64>()
+                        .with_context(|| format!("--reductions: '{s}' is not a number"))
+                })
                 .collect::<Result<Vec<_>>>()?;
             let spec = ExperimentSpec {
                 base,
@@ -403,7 +449,20 @@ fn run(cli: Cli) -> Result<()> {
             println!("written: {}", a.out.join("table.md").display());
         }
         Command::Synth(a) => {
+            let snr: Vec<f32> = a
+                .snr_db
+                .split(',')
+                .map(|v| {
+                    v.trim()
+                        .parse::<f32>()
+                        .with_context(|| format!("--snr-db '{}': expected LOW,HIGH", a.snr_db))
+                })
+                .collect::<Result<_>>()?;
+            if snr.len() != 2 {
+                bail!("--snr-db '{}': expected LOW,HIGH", a.snr_db);
+            }
             let cfg = diffres_data::synth::SynthConfig {
+                snr_db: (snr[0], snr[1]),
                 clips_per_class: a.clips_per_class,
                 seconds: a.seconds,
                 seed: a.seed,

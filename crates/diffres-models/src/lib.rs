@@ -8,6 +8,9 @@
 //!
 //! Logits, not probabilities: apply softmax (single-label) or sigmoid (multi-label).
 //!
+//! Weights: [`save_weights`] / [`load_weights`] (safetensors, partial loads reported by
+//! [`load_weights_with_report`]); [`trainable_params`] counts parameters as PyTorch does.
+//!
 //! ```
 //! use burn::prelude::*;
 //! use diffres_models::{ClassifierConfig, ClassifierKind};

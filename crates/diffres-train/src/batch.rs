@@ -33,7 +33,13 @@ pub fn rng_for(seed: u64, epoch: usize, step: usize, purpose: u64) -> StdRng {
 
 /// The order of training clips for an epoch: a seeded shuffle, or with `balance` a seeded
 /// sample with replacement weighted by the inverse frequency of each clip's rarest label.
-pub fn epoch_order(data: &PreparedData, train: &[usize], seed: u64, epoch: usize, balance: bool) -> Vec<usize> {
+pub fn epoch_order(
+    data: &PreparedData,
+    train: &[usize],
+    seed: u64,
+    epoch: usize,
+    balance: bool,
+) -> Vec<usize> {
     let mut rng = rng_for(seed, epoch, 0, 1);
     if !balance {
         let mut order = train.to_vec();
@@ -82,12 +88,18 @@ pub fn assemble(data: &PreparedData, clips: &[usize]) -> HostBatch {
     let mut lengths = Vec::with_capacity(clips.len());
     let mut targets = vec![0f32; clips.len() * classes];
     for (b, &i) in clips.iter().enumerate() {
-        let f = data.features[i].as_ref().expect("only readable clips are batched");
+        let f = data.features[i]
+            .as_ref()
+            .expect("only readable clips are batched");
         x.extend_from_slice(&f.data);
         lengths.push(f.valid.max(1));
         let labels = &data.dataset.clips[i].labels;
         for &l in labels {
-            targets[b * classes + l] = if data.dataset.multi_label { 1.0 } else { 1.0 / labels.len() as f32 };
+            targets[b * classes + l] = if data.dataset.multi_label {
+                1.0
+            } else {
+                1.0 / labels.len() as f32
+            };
         }
     }
     HostBatch {
@@ -101,7 +113,13 @@ pub fn assemble(data: &PreparedData, clips: &[usize]) -> HostBatch {
 /// SpecAugment as in PSLA: one frequency mask of up to 37.5% of the bins and one time mask of
 /// up to 50% of the valid frames per clip, filled with `silence` (the log floor), so that masked
 /// frames look empty to DiffRes's guide loss.
-pub fn spec_augment(batch: &mut HostBatch, frames: usize, mels: usize, silence: f32, rng: &mut StdRng) {
+pub fn spec_augment(
+    batch: &mut HostBatch,
+    frames: usize,
+    mels: usize,
+    silence: f32,
+    rng: &mut StdRng,
+) {
     for b in 0..batch.size {
         let clip = &mut batch.x[b * frames * mels..(b + 1) * frames * mels];
         let width = rng.random_range(0..=(mels * 3 / 8));
@@ -140,7 +158,8 @@ pub fn mixup(batch: &mut HostBatch, frames: usize, mels: usize, classes: usize, 
         let lambda = beta.sample(rng);
         let (mine, theirs) = (b * per_clip, other * per_clip);
         for k in 0..per_clip {
-            batch.x[mine + k] = lambda * original.x[mine + k] + (1.0 - lambda) * original.x[theirs + k];
+            batch.x[mine + k] =
+                lambda * original.x[mine + k] + (1.0 - lambda) * original.x[theirs + k];
         }
         for c in 0..classes {
             batch.targets[b * classes + c] = lambda * original.targets[b * classes + c]

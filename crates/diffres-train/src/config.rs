@@ -30,7 +30,11 @@ impl LrSchedule {
     /// A malformed triple or values out of range.
     pub fn parse(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-        let bad = || TrainError::Config(format!("--lr-schedule '{s}': expected START,GAMMA,EVERY such as 25,0.9,1"));
+        let bad = || {
+            TrainError::Config(format!(
+                "--lr-schedule '{s}': expected START,GAMMA,EVERY such as 25,0.9,1"
+            ))
+        };
         if parts.len() != 3 {
             return Err(bad());
         }
@@ -50,9 +54,18 @@ impl LrSchedule {
         if epoch < self.start {
             1.0
         } else {
-            self.gamma.powi(((epoch - self.start) / self.every + 1) as i32)
+            self.gamma
+                .powi(((epoch - self.start) / self.every + 1) as i32)
         }
     }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_empty_eps() -> f64 {
+    1e-4
 }
 
 /// Every option of a training run.
@@ -78,6 +91,15 @@ pub struct TrainConfig {
     pub hop_ms: f32,
     /// Mel bins.
     pub mels: usize,
+    /// DiffRes score normalisation: `exact` (sum t, the default) or `reference` (the authors').
+    #[serde(default)]
+    pub score_norm: diffres::ScoreNormalization,
+    /// DiffRes importance-network dilation growth (1 = the paper's 41-frame receptive field).
+    #[serde(default = "one")]
+    pub dilation: usize,
+    /// DiffRes guide loss: a frame is empty below this fraction of the loudest frame's energy.
+    #[serde(default = "default_empty_eps")]
+    pub empty_eps: f64,
     /// Input frames per clip (pad or crop); `None` = the longest training clip, at most 3000.
     pub frames: Option<usize>,
     /// Pass each clip's true length to the front end instead of treating padding as signal.
@@ -127,6 +149,9 @@ impl Default for TrainConfig {
             reduction: 0.75,
             hop_ms: 10.0,
             mels: 128,
+            score_norm: diffres::ScoreNormalization::ExactSum,
+            dilation: 1,
+            empty_eps: 1e-4,
             frames: None,
             variable_length: false,
             sample_rate: 16_000,
@@ -156,10 +181,16 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(TrainError::Config(msg));
         diffres::check_delta(self.reduction).map_err(|_| {
-            TrainError::Config(format!("--reduction {} is out of range: it must be in [0, 1)", self.reduction))
+            TrainError::Config(format!(
+                "--reduction {} is out of range: it must be in [0, 1)",
+                self.reduction
+            ))
         })?;
         if self.frontend != FrontEndKind::Identity && self.reduction == 0.0 {
-            return bad(format!("--reduction 0 keeps every frame: use --frontend identity instead of {}", self.frontend));
+            return bad(format!(
+                "--reduction 0 keeps every frame: use --frontend identity instead of {}",
+                self.frontend
+            ));
         }
         if !(1.0..=40.0).contains(&self.hop_ms) {
             return bad(format!("--hop-ms {} is out of range 1..=40", self.hop_ms));
@@ -173,8 +204,13 @@ impl TrainConfig {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad(format!("--lr {} must be positive", self.lr));
         }
-        if !(0.0..1.0).contains(&self.val_fraction) || !(0.0..1.0).contains(&self.test_fraction) || self.val_fraction + self.test_fraction >= 1.0 {
-            return bad("--val-fraction and --test-fraction must be in [0, 1) and sum below 1".into());
+        if !(0.0..1.0).contains(&self.val_fraction)
+            || !(0.0..1.0).contains(&self.test_fraction)
+            || self.val_fraction + self.test_fraction >= 1.0
+        {
+            return bad(
+                "--val-fraction and --test-fraction must be in [0, 1) and sum below 1".into(),
+            );
         }
         if let Some(frames) = self.frames {
             if frames == 0 {
@@ -183,6 +219,9 @@ impl TrainConfig {
             if self.frontend != FrontEndKind::Identity {
                 diffres::output_frames(frames, self.reduction)?;
             }
+        }
+        if !(self.empty_eps > 0.0 && self.empty_eps < 1.0) {
+            return bad(format!("--empty-eps {} must be in (0, 1)", self.empty_eps));
         }
         if !(self.guide_weight >= 0.0 && self.guide_weight.is_finite()) {
             return bad("--guide-weight must be >= 0".into());
@@ -219,8 +258,15 @@ mod tests {
 
     #[test]
     fn reduction_is_checked() {
-        let mut c = TrainConfig { reduction: 1.0, ..Default::default() };
-        assert!(c.validate().unwrap_err().to_string().contains("--reduction 1"));
+        let mut c = TrainConfig {
+            reduction: 1.0,
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--reduction 1"));
         c.reduction = 0.5;
         assert!(c.validate().is_ok());
         c.frames = Some(1);

@@ -44,8 +44,17 @@ pub fn write_curves(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
         },
     ];
     curves_grid(&dir.join("curves.png"), &panels)?;
-    for (file, panel) in ["loss.png", "metric.png", "guide_loss.png", "activeness.png"].iter().zip(&panels) {
-        line_chart(&dir.join(file), &panel.title, "epoch", &panel.y_label, &panel.series)?;
+    for (file, panel) in ["loss.png", "metric.png", "guide_loss.png", "activeness.png"]
+        .iter()
+        .zip(&panels)
+    {
+        line_chart(
+            &dir.join(file),
+            &panel.title,
+            "epoch",
+            &panel.y_label,
+            &panel.series,
+        )?;
     }
     Ok(())
 }

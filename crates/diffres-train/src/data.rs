@@ -120,7 +120,11 @@ pub fn prepare_dataset(
         }
     }
     if !skipped.is_empty() && visible {
-        eprintln!("warning: skipped {} unreadable file(s), e.g. {}", skipped.len(), skipped[0].1);
+        eprintln!(
+            "warning: skipped {} unreadable file(s), e.g. {}",
+            skipped.len(),
+            skipped[0].1
+        );
     }
     let frames = match frames {
         Some(f) => f,
@@ -140,7 +144,10 @@ pub fn prepare_dataset(
         .map(|f| {
             f.map(|f| {
                 let (spec, valid) = f.spec.fit_frames(frames, silence);
-                ClipFeatures { data: spec.data, valid }
+                ClipFeatures {
+                    data: spec.data,
+                    valid,
+                }
             })
         })
         .collect();

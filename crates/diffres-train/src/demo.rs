@@ -51,7 +51,9 @@ pub struct DemoReport {
 /// The synthetic data set of the demo.
 pub fn synth_config(opts: &DemoOptions) -> SynthConfig {
     SynthConfig {
-        clips_per_class: opts.clips_per_class.unwrap_or(if opts.quick { 4 } else { 80 }),
+        clips_per_class: opts
+            .clips_per_class
+            .unwrap_or(if opts.quick { 4 } else { 80 }),
         seed: opts.seed,
         ..SynthConfig::default()
     }
@@ -68,7 +70,11 @@ pub fn base_config(manifest: &Path, opts: &DemoOptions) -> TrainConfig {
         epochs: opts.epochs.unwrap_or(if opts.quick { 1 } else { 12 }),
         batch_size: 32,
         lr: 2e-3,
-        lr_schedule: Some(crate::config::LrSchedule { start: 8, gamma: 0.5, every: 2 }),
+        lr_schedule: Some(crate::config::LrSchedule {
+            start: 8,
+            gamma: 0.5,
+            every: 2,
+        }),
         seed: opts.seed,
         cnn_width: 16,
         ..TrainConfig::default()
@@ -84,7 +90,11 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let synth = synth_config(opts);
     if opts.progress {
-        eprintln!("generating {} synthetic clips per class into {}", synth.clips_per_class, opts.out.join("data").display());
+        eprintln!(
+            "generating {} synthetic clips per class into {}",
+            synth.clips_per_class,
+            opts.out.join("data").display()
+        );
     }
     let manifest = write_dataset(&opts.out.join("data"), &synth)?;
     let mut reductions = vec![0.75];
@@ -93,7 +103,11 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     }
     let spec = ExperimentSpec {
         base: base_config(&manifest, opts),
-        frontends: vec![FrontEndKind::ChangeHopSize, FrontEndKind::AvgPool, FrontEndKind::DiffRes],
+        frontends: vec![
+            FrontEndKind::ChangeHopSize,
+            FrontEndKind::AvgPool,
+            FrontEndKind::DiffRes,
+        ],
         reductions,
         seeds: 1,
         out: opts.out.join("runs"),
@@ -102,14 +116,27 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let table = run_experiment(&spec, Some(&cache), opts.progress)?;
 
     // Figures: what DiffRes does on a few test clips, and its training curves.
-    let diffres_dir = spec.out.join("diffres-0.75").join(format!("seed-{}", opts.seed));
+    let diffres_dir = spec
+        .out
+        .join("diffres-0.75")
+        .join(format!("seed-{}", opts.seed));
     let figures = opts.out.join("figures");
     let run = load_run(&diffres_dir)?;
-    let dataset = load_dataset(&manifest, &LoadOptions { seed: opts.seed, ..Default::default() })?;
+    let dataset = load_dataset(
+        &manifest,
+        &LoadOptions {
+            seed: opts.seed,
+            ..Default::default()
+        },
+    )?;
     let mut examples = Vec::new();
     for class in ["double_beep", "beep", "chirp_up", "knock"] {
         if let Some(idx) = dataset.class_index(class) {
-            if let Some(clip) = dataset.clips.iter().find(|c| c.split == Split::Test && c.labels[0] == idx) {
+            if let Some(clip) = dataset
+                .clips
+                .iter()
+                .find(|c| c.split == Split::Test && c.labels[0] == idx)
+            {
                 examples.push(clip.path.clone());
             }
         }
@@ -137,7 +164,10 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         let _ = writeln!(md, "![{}]({})\n", rel.display(), rel.display());
     }
     let _ = writeln!(md, "## Training (paper Figures 6 and 7)\n");
-    for png in curves.iter().chain([&opts.out.join("runs").join("table.png")]) {
+    for png in curves
+        .iter()
+        .chain([&opts.out.join("runs").join("table.png")])
+    {
         let rel = png.strip_prefix(&opts.out).unwrap_or(png);
         let _ = writeln!(md, "![{}]({})\n", rel.display(), rel.display());
     }

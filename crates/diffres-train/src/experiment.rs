@@ -45,15 +45,24 @@ impl ExperimentSpec {
     /// No front end, no reduction, no seed, or a reduction out of range.
     pub fn cells(&self) -> Result<Vec<Cell>> {
         if self.frontends.is_empty() || self.seeds == 0 {
-            return Err(TrainError::Config("an experiment needs at least one front end and one seed".into()));
+            return Err(TrainError::Config(
+                "an experiment needs at least one front end and one seed".into(),
+            ));
         }
-        let reduced: Vec<FrontEndKind> = self.frontends.iter().copied().filter(|k| *k != FrontEndKind::Identity).collect();
+        let reduced: Vec<FrontEndKind> = self
+            .frontends
+            .iter()
+            .copied()
+            .filter(|k| *k != FrontEndKind::Identity)
+            .collect();
         if !reduced.is_empty() && self.reductions.is_empty() {
             return Err(TrainError::Config("--reductions is empty".into()));
         }
         for &r in &self.reductions {
             if !(r > 0.0 && r < 1.0) {
-                return Err(TrainError::Config(format!("--reductions: {r} is out of range (0, 1)")));
+                return Err(TrainError::Config(format!(
+                    "--reductions: {r} is out of range (0, 1)"
+                )));
             }
         }
         let mut cells = Vec::new();
@@ -71,7 +80,10 @@ impl ExperimentSpec {
                         frontend,
                         reduction,
                         seed,
-                        dir: self.out.join(format!("{}-{}", frontend.name(), reduction)).join(format!("seed-{seed}")),
+                        dir: self
+                            .out
+                            .join(format!("{}-{}", frontend.name(), reduction))
+                            .join(format!("seed-{seed}")),
                     });
                 }
             }
@@ -83,7 +95,11 @@ impl ExperimentSpec {
     pub fn config(&self, cell: &Cell) -> TrainConfig {
         TrainConfig {
             frontend: cell.frontend,
-            reduction: if cell.frontend == FrontEndKind::Identity { self.base.reduction } else { cell.reduction },
+            reduction: if cell.frontend == FrontEndKind::Identity {
+                self.base.reduction
+            } else {
+                cell.reduction
+            },
             seed: cell.seed,
             ..self.base.clone()
         }
@@ -96,7 +112,11 @@ impl ExperimentSpec {
 ///
 /// # Errors
 /// The first failing run, or report errors.
-pub fn run_experiment(spec: &ExperimentSpec, cache: Option<&Path>, progress: bool) -> Result<ExperimentTable> {
+pub fn run_experiment(
+    spec: &ExperimentSpec,
+    cache: Option<&Path>,
+    progress: bool,
+) -> Result<ExperimentTable> {
     let cells = spec.cells()?;
     for (i, cell) in cells.iter().enumerate() {
         let dir = RunDir::new(&cell.dir);
@@ -107,7 +127,14 @@ pub fn run_experiment(spec: &ExperimentSpec, cache: Option<&Path>, progress: boo
             continue;
         }
         if progress {
-            eprintln!("[{}/{}] {} reduction {} seed {}", i + 1, cells.len(), cell.frontend, cell.reduction, cell.seed);
+            eprintln!(
+                "[{}/{}] {} reduction {} seed {}",
+                i + 1,
+                cells.len(),
+                cell.frontend,
+                cell.reduction,
+                cell.seed
+            );
         }
         let opts = TrainOptions {
             out: cell.dir.clone(),

@@ -33,7 +33,8 @@ pub struct LoadedRun {
 pub fn load_run(dir: &Path) -> Result<LoadedRun> {
     let run = RunDir::new(dir);
     let info = run.read_info()?;
-    let device = crate::model::device(&info.config.device).or_else(|_| crate::model::device("cpu"))?;
+    let device =
+        crate::model::device(&info.config.device).or_else(|_| crate::model::device("cpu"))?;
     let model = AudioModel::new(&info.config, info.classes.len(), &device)?;
     let model = load_checkpoint(model, &run.best())?;
     Ok(LoadedRun {
@@ -68,7 +69,12 @@ pub struct EvalReport {
 ///
 /// # Errors
 /// Dataset errors, labels unknown to the run, or no clip to evaluate.
-pub fn evaluate_run(run: &LoadedRun, data: Option<&Path>, cache: Option<&Path>, visible: bool) -> Result<EvalReport> {
+pub fn evaluate_run(
+    run: &LoadedRun,
+    data: Option<&Path>,
+    cache: Option<&Path>,
+    visible: bool,
+) -> Result<EvalReport> {
     let mut cfg = run.info.config.clone();
     if let Some(path) = data {
         cfg.data = path.to_path_buf();
@@ -95,14 +101,28 @@ pub fn evaluate_run(run: &LoadedRun, data: Option<&Path>, cache: Option<&Path>, 
     dataset.classes = run.info.classes.clone();
     dataset.multi_label = run.info.multi_label;
     // Every clip counts as test data of the foreign dataset if it has no test split.
-    let split = if dataset.clips.iter().any(|c| c.split == Split::Test) { Split::Test } else { Split::Train };
+    let split = if dataset.clips.iter().any(|c| c.split == Split::Test) {
+        Split::Test
+    } else {
+        Split::Train
+    };
     let mut prepared = prepare_dataset_for_eval(dataset, &cfg, cache, run.info.frames, visible)?;
     let clips = prepared.indices(split);
     if clips.is_empty() {
-        return Err(TrainError::Config(format!("no readable clip to evaluate in {}", cfg.data.display())));
+        return Err(TrainError::Config(format!(
+            "no readable clip to evaluate in {}",
+            cfg.data.display()
+        )));
     }
     prepared.mels = cfg.mels;
-    let (probs, _) = predict_clips(&run.model, &prepared, &clips, cfg.batch_size, cfg.variable_length, &run.device)?;
+    let (probs, _) = predict_clips(
+        &run.model,
+        &prepared,
+        &clips,
+        cfg.batch_size,
+        cfg.variable_length,
+        &run.device,
+    )?;
     let metrics = evaluate_probs(&prepared, &clips, &probs);
     let (metric, value) = metrics.primary();
     let report = EvalReport {
@@ -126,7 +146,11 @@ fn prepare_dataset_for_eval(
     visible: bool,
 ) -> Result<crate::data::PreparedData> {
     // prepare_dataset insists on training clips; evaluation only needs readable ones.
-    let split = if dataset.clips.iter().any(|c| c.split == Split::Test) { Split::Test } else { Split::Train };
+    let split = if dataset.clips.iter().any(|c| c.split == Split::Test) {
+        Split::Test
+    } else {
+        Split::Train
+    };
     dataset.clips.retain(|c| c.split == split);
     for clip in &mut dataset.clips {
         clip.split = Split::Train;
@@ -151,7 +175,10 @@ pub struct Prediction {
 ///
 /// # Errors
 /// The first unreadable file.
-pub fn features_for_files(info: &RunInfo, files: &[PathBuf]) -> Result<Vec<diffres_audio::Features>> {
+pub fn features_for_files(
+    info: &RunInfo,
+    files: &[PathBuf],
+) -> Result<Vec<diffres_audio::Features>> {
     let extractor = FeatureExtractor::new(
         FrontEndConfig {
             log_mel: info.config.log_mel(),
@@ -159,7 +186,11 @@ pub fn features_for_files(info: &RunInfo, files: &[PathBuf]) -> Result<Vec<diffr
         },
         None,
     )?;
-    extractor.extract_many(files, None).into_iter().collect::<std::result::Result<Vec<_>, _>>().map_err(Into::into)
+    extractor
+        .extract_many(files, None)
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Into::into)
 }
 
 /// Predicts the `top_k` labels of each file.
@@ -171,7 +202,8 @@ pub fn predict_files(run: &LoadedRun, files: &[PathBuf], top_k: usize) -> Result
     let (frames, mels) = (run.info.frames, run.info.config.mels);
     let mut out = Vec::with_capacity(files.len());
     for (file, f) in files.iter().zip(features) {
-        let x = Tensor::<3>::from_data(TensorData::new(f.spec.data, [1, frames, mels]), &run.device);
+        let x =
+            Tensor::<3>::from_data(TensorData::new(f.spec.data, [1, frames, mels]), &run.device);
         let lengths = [f.valid_frames.max(1)];
         let lengths = run.info.config.variable_length.then_some(&lengths[..]);
         let (logits, _) = run.model.forward(x, lengths)?;
@@ -180,11 +212,18 @@ pub fn predict_files(run: &LoadedRun, files: &[PathBuf], top_k: usize) -> Result
         } else {
             burn::tensor::activation::softmax(logits, 1)
         };
-        let probs: Vec<f32> = probs.into_data().convert::<f32>().try_to_vec().expect("float data");
+        let probs: Vec<f32> = probs
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .expect("float data");
         let mut ranked: Vec<(String, f32)> = run.info.classes.iter().cloned().zip(probs).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked.truncate(top_k.max(1));
-        out.push(Prediction { file: file.clone(), top: ranked });
+        out.push(Prediction {
+            file: file.clone(),
+            top: ranked,
+        });
     }
     Ok(out)
 }

@@ -26,7 +26,10 @@ impl AudioModel {
         let classifier = ClassifierConfig::new(cfg.model, cfg.frontend.channels(), classes)
             .with_cnn_width(cfg.cnn_width)
             .init(device)?;
-        Ok(Self { frontend, classifier })
+        Ok(Self {
+            frontend,
+            classifier,
+        })
     }
 
     /// Logits and the front end's output.
@@ -36,7 +39,11 @@ impl AudioModel {
     ///
     /// # Errors
     /// Bad input for the front end.
-    pub fn forward(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> Result<(Tensor<2>, FrontEndOutput)> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(Tensor<2>, FrontEndOutput)> {
         let out = self.frontend.forward(x, lengths)?;
         let logits = self.classifier.forward(out.feature.clone());
         Ok((logits, out))
@@ -45,7 +52,11 @@ impl AudioModel {
 
 /// The front-end configuration of a run.
 pub fn frontend_config(cfg: &TrainConfig) -> FrontEndConfig {
-    FrontEndConfig::new(cfg.frontend, cfg.mels).with_delta(cfg.reduction)
+    FrontEndConfig::new(cfg.frontend, cfg.mels)
+        .with_delta(cfg.reduction)
+        .with_normalization(cfg.score_norm)
+        .with_dilation_growth(cfg.dilation)
+        .with_empty_eps(cfg.empty_eps)
 }
 
 /// The device a run asks for.
@@ -63,6 +74,8 @@ pub fn device(name: &str) -> Result<Device> {
             "--device {name}: this build has no GPU support; rebuild with `--features {}`",
             if name == "vulkan" { "vulkan" } else { "wgpu" }
         ))),
-        other => Err(crate::TrainError::Config(format!("--device {other}: expected cpu, wgpu or vulkan"))),
+        other => Err(crate::TrainError::Config(format!(
+            "--device {other}: expected cpu, wgpu or vulkan"
+        ))),
     }
 }

@@ -35,9 +35,21 @@ pub struct TrainOptions {
 }
 
 /// Tensors of a host batch on a device.
-pub(crate) fn to_tensors(batch: &HostBatch, frames: usize, mels: usize, classes: usize, device: &Device) -> (Tensor<3>, Tensor<2>) {
-    let x = Tensor::<3>::from_data(TensorData::new(batch.x.clone(), [batch.size, frames, mels]), device);
-    let y = Tensor::<2>::from_data(TensorData::new(batch.targets.clone(), [batch.size, classes]), device);
+pub(crate) fn to_tensors(
+    batch: &HostBatch,
+    frames: usize,
+    mels: usize,
+    classes: usize,
+    device: &Device,
+) -> (Tensor<3>, Tensor<2>) {
+    let x = Tensor::<3>::from_data(
+        TensorData::new(batch.x.clone(), [batch.size, frames, mels]),
+        device,
+    );
+    let y = Tensor::<2>::from_data(
+        TensorData::new(batch.targets.clone(), [batch.size, classes]),
+        device,
+    );
     (x, y)
 }
 
@@ -71,13 +83,18 @@ pub fn predict_clips(
         let (x, y) = to_tensors(&batch, data.frames, data.mels, classes, device);
         let lengths = variable_length.then_some(&batch.lengths[..]);
         let (logits, _) = model.forward(x, lengths)?;
-        loss_sum += task_loss(multi, logits.clone(), y).into_scalar::<f32>() as f64 * chunk.len() as f64;
+        loss_sum +=
+            task_loss(multi, logits.clone(), y).into_scalar::<f32>() as f64 * chunk.len() as f64;
         let p = if multi {
             burn::tensor::activation::sigmoid(logits)
         } else {
             burn::tensor::activation::softmax(logits, 1)
         };
-        let values: Vec<f32> = p.into_data().convert::<f32>().try_to_vec().expect("float data");
+        let values: Vec<f32> = p
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .expect("float data");
         probs.extend(values.chunks(classes).map(<[f32]>::to_vec));
     }
     Ok((probs, loss_sum / clips.len().max(1) as f64))
@@ -85,7 +102,10 @@ pub fn predict_clips(
 
 /// Metrics of predicted probabilities against the dataset's labels.
 pub fn evaluate_probs(data: &PreparedData, clips: &[usize], probs: &[Vec<f32>]) -> Evaluation {
-    let labels: Vec<&Vec<usize>> = clips.iter().map(|&i| &data.dataset.clips[i].labels).collect();
+    let labels: Vec<&Vec<usize>> = clips
+        .iter()
+        .map(|&i| &data.dataset.clips[i].labels)
+        .collect();
     if data.dataset.multi_label {
         let classes = data.dataset.classes.len();
         let targets: Vec<Vec<bool>> = labels
@@ -117,7 +137,8 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     if !opts.resume && run.config().exists() {
         return Err(TrainError::Run {
             path: run.root.clone(),
-            reason: "already holds a run: pass --resume to continue it, or choose another --out".into(),
+            reason: "already holds a run: pass --resume to continue it, or choose another --out"
+                .into(),
         });
     }
     if resuming {
@@ -162,10 +183,12 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         let ckpt = run.checkpoints().join(&state.checkpoint);
         model = load_checkpoint(model, &ckpt)?;
         let optim_path = run.checkpoints().join(&state.optimizer);
-        optim = optim.load(&optim_path).map_err(|e| TrainError::Checkpoint {
-            path: optim_path.clone(),
-            reason: format!("{e:?}"),
-        })?;
+        optim = optim
+            .load(&optim_path)
+            .map_err(|e| TrainError::Checkpoint {
+                path: optim_path.clone(),
+                reason: format!("{e:?}"),
+            })?;
     }
 
     let train_idx = data.indices(Split::Train);
@@ -207,15 +230,31 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         train_device.seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
         let lr = cfg.lr_at(epoch);
         let order = epoch_order(&data, &train_idx, cfg.seed, epoch, balance);
-        let bar = crate::progress::bar(steps as u64, &format!("epoch {epoch}/{}", cfg.epochs), opts.progress);
+        let bar = crate::progress::bar(
+            steps as u64,
+            &format!("epoch {epoch}/{}", cfg.epochs),
+            opts.progress,
+        );
         let (mut loss_sum, mut task_sum, mut guide_sum, mut active_sum) = (0.0, 0.0, 0.0, 0.0);
         for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let mut batch = assemble(&data, chunk);
             if cfg.specaugment {
-                spec_augment(&mut batch, data.frames, data.mels, silence, &mut rng_for(cfg.seed, epoch, step + 1, 2));
+                spec_augment(
+                    &mut batch,
+                    data.frames,
+                    data.mels,
+                    silence,
+                    &mut rng_for(cfg.seed, epoch, step + 1, 2),
+                );
             }
             if cfg.mixup {
-                mixup(&mut batch, data.frames, data.mels, classes, &mut rng_for(cfg.seed, epoch, step + 1, 3));
+                mixup(
+                    &mut batch,
+                    data.frames,
+                    data.mels,
+                    classes,
+                    &mut rng_for(cfg.seed, epoch, step + 1, 3),
+                );
             }
             let (x, y) = to_tensors(&batch, data.frames, data.mels, classes, &train_device);
             let lengths = cfg.variable_length.then_some(&batch.lengths[..]);
@@ -224,7 +263,10 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             let loss = task.clone() + out.guide_loss.clone() * cfg.guide_weight;
             let loss_value = loss.clone().into_scalar::<f32>() as f64;
             if !loss_value.is_finite() {
-                return Err(TrainError::Diverged(format!("loss is {loss_value} at epoch {epoch}, step {}; try a lower --lr", step + 1)));
+                return Err(TrainError::Diverged(format!(
+                    "loss is {loss_value} at epoch {epoch}, step {}; try a lower --lr",
+                    step + 1
+                )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
@@ -233,14 +275,24 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             task_sum += task.into_scalar::<f32>() as f64 * n;
             guide_sum += out.guide_loss.into_scalar::<f32>() as f64 * n;
             active_sum += out.activeness.into_scalar::<f32>() as f64 * n;
-            bar.set_message(format!("loss {:.3}", loss_sum / ((step * cfg.batch_size) as f64 + n)));
+            bar.set_message(format!(
+                "loss {:.3}",
+                loss_sum / ((step * cfg.batch_size) as f64 + n)
+            ));
             bar.inc(1);
         }
         bar.finish_and_clear();
         let train_time = started.elapsed().as_secs_f64();
 
         let valid = model.valid();
-        let (probs, val_loss) = predict_clips(&valid, &data, &eval_idx, cfg.batch_size, cfg.variable_length, &base)?;
+        let (probs, val_loss) = predict_clips(
+            &valid,
+            &data,
+            &eval_idx,
+            cfg.batch_size,
+            cfg.variable_length,
+            &base,
+        )?;
         let val = evaluate_probs(&data, &eval_idx, &probs);
         let (_, val_metric) = val.primary();
         let n = train_idx.len() as f64;
@@ -280,7 +332,10 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         // Stopped early on request: the run stays resumable, and has no results yet.
         return Err(TrainError::Run {
             path: run.root.clone(),
-            reason: format!("stopped after epoch {} of {} (resume with --resume)", state.epoch, cfg.epochs),
+            reason: format!(
+                "stopped after epoch {} of {} (resume with --resume)",
+                state.epoch, cfg.epochs
+            ),
         });
     }
 
@@ -290,13 +345,24 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         t if !t.is_empty() => ("test", t),
         _ => (eval_split.as_str(), eval_idx.clone()),
     };
-    let (probs, _) = predict_clips(&best, &data, &test_idx, cfg.batch_size, cfg.variable_length, &base)?;
+    let (probs, _) = predict_clips(
+        &best,
+        &data,
+        &test_idx,
+        cfg.batch_size,
+        cfg.variable_length,
+        &base,
+    )?;
     let test = evaluate_probs(&data, &test_idx, &probs);
     let (metric, test_metric) = test.primary();
     let results = RunResults {
         format_version: RUN_FORMAT_VERSION,
         frontend: cfg.frontend.name().to_string(),
-        reduction: if cfg.frontend == diffres::FrontEndKind::Identity { 0.0 } else { cfg.reduction },
+        reduction: if cfg.frontend == diffres::FrontEndKind::Identity {
+            0.0
+        } else {
+            cfg.reduction
+        },
         seed: cfg.seed,
         fps: output_fps(cfg, data.frames, frames_out),
         metric: metric.to_string(),
@@ -310,7 +376,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         frames_in: data.frames,
         frames_out,
         wall_time_s: state.elapsed_s,
-        clips: [train_idx.len(), data.indices(Split::Val).len(), data.indices(Split::Test).len()],
+        clips: [
+            train_idx.len(),
+            data.indices(Split::Val).len(),
+            data.indices(Split::Test).len(),
+        ],
         skipped_files: data.skipped.len(),
     };
     write_json(&run.results(), &results)?;
@@ -320,13 +390,33 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
 /// Refuses to resume a run with different essentials.
 fn check_same_run(stored: &TrainConfig, cfg: &TrainConfig, root: &Path) -> Result<()> {
     let checks = [
-        ("--frontend", stored.frontend.name().to_string(), cfg.frontend.name().to_string()),
-        ("--reduction", stored.reduction.to_string(), cfg.reduction.to_string()),
+        (
+            "--frontend",
+            stored.frontend.name().to_string(),
+            cfg.frontend.name().to_string(),
+        ),
+        (
+            "--reduction",
+            stored.reduction.to_string(),
+            cfg.reduction.to_string(),
+        ),
         ("--mels", stored.mels.to_string(), cfg.mels.to_string()),
-        ("--hop-ms", stored.hop_ms.to_string(), cfg.hop_ms.to_string()),
-        ("--model", stored.model.name().to_string(), cfg.model.name().to_string()),
+        (
+            "--hop-ms",
+            stored.hop_ms.to_string(),
+            cfg.hop_ms.to_string(),
+        ),
+        (
+            "--model",
+            stored.model.name().to_string(),
+            cfg.model.name().to_string(),
+        ),
         ("--seed", stored.seed.to_string(), cfg.seed.to_string()),
-        ("--data", stored.data.display().to_string(), cfg.data.display().to_string()),
+        (
+            "--data",
+            stored.data.display().to_string(),
+            cfg.data.display().to_string(),
+        ),
     ];
     for (flag, a, b) in checks {
         if a != b {
@@ -350,10 +440,14 @@ pub fn load_checkpoint(model: AudioModel, path: &Path) -> Result<AudioModel> {
             reason: "no such file".into(),
         });
     }
-    model.try_load_file(path).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: format!("does not fit this model (another front end, classifier or class count?): {e:?}"),
-    })
+    model
+        .try_load_file(path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: format!(
+                "does not fit this model (another front end, classifier or class count?): {e:?}"
+            ),
+        })
 }
 
 fn save_epoch(
@@ -369,10 +463,13 @@ fn save_epoch(
     let opt = format!("epoch-{epoch:03}.optim.bpk");
     let save_model = |path: &Path| {
         let tmp = crate::run::tmp_path(path);
-        model.clone().save_file(&tmp).map_err(|e| TrainError::Checkpoint {
-            path: tmp.clone(),
-            reason: format!("cannot write: {e:?}"),
-        })?;
+        model
+            .clone()
+            .save_file(&tmp)
+            .map_err(|e| TrainError::Checkpoint {
+                path: tmp.clone(),
+                reason: format!("cannot write: {e:?}"),
+            })?;
         fs::rename(&tmp, path).map_err(io_err(path))
     };
     save_model(&dir.join(&ckpt))?;
@@ -386,7 +483,11 @@ fn save_epoch(
     // NaN metrics never count as best; ties keep the earlier epoch.
     if val_metric > state.best_metric || state.best_epoch == 0 {
         save_model(&run.best())?;
-        state.best_metric = if val_metric.is_nan() { f64::NEG_INFINITY } else { val_metric };
+        state.best_metric = if val_metric.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            val_metric
+        };
         state.best_epoch = epoch;
     }
     let previous = (state.checkpoint.clone(), state.optimizer.clone());

@@ -29,7 +29,8 @@ pub fn visualize_files(run: &LoadedRun, files: &[PathBuf], out: &Path) -> Result
     let mut written = Vec::new();
     for (file, f) in files.iter().zip(features) {
         let input = rows(f.spec.data.clone(), mels);
-        let x = Tensor::<3>::from_data(TensorData::new(f.spec.data, [1, frames, mels]), &run.device);
+        let x =
+            Tensor::<3>::from_data(TensorData::new(f.spec.data, [1, frames, mels]), &run.device);
         let lengths = [f.valid_frames.max(1)];
         let lengths = run.info.config.variable_length.then_some(&lengths[..]);
         let output = run.model.frontend.forward(x, lengths)?;
@@ -46,16 +47,32 @@ pub fn visualize_files(run: &LoadedRun, files: &[PathBuf], out: &Path) -> Result
             rows(v, mels)
         };
         let score: Vec<f32> = match &output.score {
-            Some(s) => s.to_data().convert::<f32>().try_to_vec().expect("float data"),
+            Some(s) => s
+                .to_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .expect("float data"),
             None => Vec::new(),
         };
         let extent = match &output.plan {
             Some(plan) => plan.extents(0),
-            None => (0..t).map(|k| (k as f64 * frames as f64 / t as f64, (k + 1) as f64 * frames as f64 / t as f64)).collect(),
+            None => (0..t)
+                .map(|k| {
+                    (
+                        k as f64 * frames as f64 / t as f64,
+                        (k + 1) as f64 * frames as f64 / t as f64,
+                    )
+                })
+                .collect(),
         };
-        let stem = file.file_stem().map_or("clip".into(), |s| s.to_string_lossy().into_owned());
+        let stem = file
+            .file_stem()
+            .map_or("clip".into(), |s| s.to_string_lossy().into_owned());
         let figure = DiffResFigure {
-            title: format!("{stem}: {} ({} -> {} frames)", run.info.config.frontend, frames, t),
+            title: format!(
+                "{stem}: {} ({} -> {} frames)",
+                run.info.config.frontend, frames, t
+            ),
             hop_seconds: hop,
             score,
             input,
@@ -81,12 +98,30 @@ pub fn training_figures(runs: &[(String, PathBuf)], out: &Path) -> Result<Vec<Pa
     let mut guide = Vec::new();
     for (name, dir) in runs {
         let history = read_metrics(&dir.join("metrics.jsonl"))?;
-        active.push((name.clone(), history.iter().map(|m| (m.epoch as f64, m.train_activeness)).collect()));
-        guide.push((name.clone(), history.iter().map(|m| (m.epoch as f64, m.train_guide_loss)).collect()));
+        active.push((
+            name.clone(),
+            history
+                .iter()
+                .map(|m| (m.epoch as f64, m.train_activeness))
+                .collect(),
+        ));
+        guide.push((
+            name.clone(),
+            history
+                .iter()
+                .map(|m| (m.epoch as f64, m.train_guide_loss))
+                .collect(),
+        ));
     }
     let a = out.join("activeness.png");
     let g = out.join("guide_loss.png");
-    line_chart(&a, "DiffRes learning activeness (Figure 6)", "epoch", "activeness", &active)?;
+    line_chart(
+        &a,
+        "DiffRes learning activeness (Figure 6)",
+        "epoch",
+        "activeness",
+        &active,
+    )?;
     line_chart(&g, "Guide loss (Figure 7)", "epoch", "guide loss", &guide)?;
     Ok(vec![a, g])
 }

@@ -38,7 +38,11 @@ fn tiny_config(frontend: FrontEndKind) -> TrainConfig {
         data: tiny_data(),
         format: "csv".into(),
         frontend,
-        reduction: if frontend == FrontEndKind::Identity { 0.0 } else { 0.5 },
+        reduction: if frontend == FrontEndKind::Identity {
+            0.0
+        } else {
+            0.5
+        },
         mels: 16,
         frames: Some(40),
         epochs: 2,
@@ -66,18 +70,36 @@ fn every_front_end_trains_evaluates_and_predicts() {
     let _serial = serial();
     for kind in FrontEndKind::ALL {
         let out = root.path().join(kind.name());
-        let results = train(&tiny_config(kind), &options(&out)).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let results =
+            train(&tiny_config(kind), &options(&out)).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(results.frontend, kind.name());
         assert!((0.0..=1.0).contains(&results.test_metric));
         assert_eq!(results.frames_in, 40);
-        assert_eq!(results.frames_out, if kind == FrontEndKind::Identity { 40 } else { 20 });
+        assert_eq!(
+            results.frames_out,
+            if kind == FrontEndKind::Identity {
+                40
+            } else {
+                20
+            }
+        );
         let run = RunDir::new(&out);
-        for file in ["config.json", "metrics.jsonl", "results.json", "curves.png", "activeness.png"] {
+        for file in [
+            "config.json",
+            "metrics.jsonl",
+            "results.json",
+            "curves.png",
+            "activeness.png",
+        ] {
             assert!(out.join(file).is_file(), "{kind}: {file} missing");
         }
         assert!(run.best().is_file());
         let lines = std::fs::read_to_string(run.metrics()).unwrap();
-        assert_eq!(lines.lines().count(), 2, "{kind}: one metrics line per epoch");
+        assert_eq!(
+            lines.lines().count(),
+            2,
+            "{kind}: one metrics line per epoch"
+        );
 
         let loaded = load_run(&out).unwrap();
         let report = evaluate_run(&loaded, None, None, false).unwrap();
@@ -112,8 +134,14 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let mut first = options(&split);
     first.stop_after = Some(1);
     let stopped = train(&cfg, &first);
-    assert!(matches!(stopped, Err(TrainError::Run { .. })), "stopping early is reported");
-    assert!(!split.join("results.json").exists(), "no results before the run ends");
+    assert!(
+        matches!(stopped, Err(TrainError::Run { .. })),
+        "stopping early is reported"
+    );
+    assert!(
+        !split.join("results.json").exists(),
+        "no results before the run ends"
+    );
     let mut again = options(&split);
     again.resume = true;
     let resumed = train(&cfg, &again).unwrap();
@@ -130,7 +158,10 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let (a, b) = (read(&root.path().join("whole")), read(&split));
     assert_eq!(a.len(), 3);
     for ((la, va), (lb, vb)) in a.iter().zip(&b) {
-        assert!((la - lb).abs() < 1e-5 && (va - vb).abs() < 1e-5, "{a:?} vs {b:?}");
+        assert!(
+            (la - lb).abs() < 1e-5 && (va - vb).abs() < 1e-5,
+            "{a:?} vs {b:?}"
+        );
     }
 }
 
@@ -141,37 +172,55 @@ fn bad_input_gives_clear_errors() {
     // Missing dataset.
     let mut cfg = tiny_config(FrontEndKind::AvgPool);
     cfg.data = root.path().join("nope");
-    let err = train(&cfg, &options(&root.path().join("a"))).unwrap_err().to_string();
+    let err = train(&cfg, &options(&root.path().join("a")))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("nope"), "{err}");
 
     // Reduction out of range.
     let mut cfg = tiny_config(FrontEndKind::DiffRes);
     cfg.reduction = 1.2;
-    let err = train(&cfg, &options(&root.path().join("b"))).unwrap_err().to_string();
+    let err = train(&cfg, &options(&root.path().join("b")))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--reduction 1.2"), "{err}");
 
     // A run folder is not overwritten, and resuming with another front end is refused.
     let out = root.path().join("c");
     train(&tiny_config(FrontEndKind::AvgPool), &options(&out)).unwrap();
-    let err = train(&tiny_config(FrontEndKind::AvgPool), &options(&out)).unwrap_err().to_string();
+    let err = train(&tiny_config(FrontEndKind::AvgPool), &options(&out))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("already holds a run"), "{err}");
     let mut resume = options(&out);
     resume.resume = true;
-    let err = train(&tiny_config(FrontEndKind::DiffRes), &resume).unwrap_err().to_string();
+    let err = train(&tiny_config(FrontEndKind::DiffRes), &resume)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--frontend avgpool, not diffres"), "{err}");
 
     // A checkpoint for another front end does not load.
     let info_path = out.join("config.json");
-    let mut info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+    let mut info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
     info["config"]["frontend"] = "diffres".into();
     std::fs::write(&info_path, info.to_string()).unwrap();
-    let err = load_run(&out).err().expect("mismatched checkpoint").to_string();
-    assert!(err.contains("best.bpk") && err.contains("does not fit"), "{err}");
+    let err = load_run(&out)
+        .err()
+        .expect("mismatched checkpoint")
+        .to_string();
+    assert!(
+        err.contains("best.bpk") && err.contains("does not fit"),
+        "{err}"
+    );
 
     // A run folder from another version.
     info["format_version"] = 99.into();
     std::fs::write(&info_path, info.to_string()).unwrap();
-    let err = load_run(&out).err().expect("incompatible version").to_string();
+    let err = load_run(&out)
+        .err()
+        .expect("incompatible version")
+        .to_string();
     assert!(err.contains("incompatible version"), "{err}");
 }
 
@@ -183,9 +232,17 @@ fn corrupt_audio_is_skipped_and_counted_or_fails_with_strict() {
     for class in ["a", "b"] {
         std::fs::create_dir_all(data.join(class)).unwrap();
         for i in 0..4 {
-            let samples: Vec<f32> = (0..4000).map(|n| ((n * (i + 1)) as f32 * if class == "a" { 0.05 } else { 0.3 }).sin() * 0.5).collect();
-            let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-            let mut w = hound::WavWriter::create(data.join(class).join(format!("{i}.wav")), spec).unwrap();
+            let samples: Vec<f32> = (0..4000)
+                .map(|n| ((n * (i + 1)) as f32 * if class == "a" { 0.05 } else { 0.3 }).sin() * 0.5)
+                .collect();
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 16000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w =
+                hound::WavWriter::create(data.join(class).join(format!("{i}.wav")), spec).unwrap();
             for s in samples {
                 w.write_sample((s * 32767.0) as i16).unwrap();
             }
@@ -202,7 +259,9 @@ fn corrupt_audio_is_skipped_and_counted_or_fails_with_strict() {
     let results = train(&cfg, &options(&root.path().join("lenient"))).unwrap();
     assert_eq!(results.skipped_files, 1);
     cfg.strict = true;
-    let err = train(&cfg, &options(&root.path().join("strict"))).unwrap_err().to_string();
+    let err = train(&cfg, &options(&root.path().join("strict")))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("broken.wav"), "{err}");
     assert!(!root.path().join("strict").join("results.json").exists());
 }
@@ -215,9 +274,105 @@ fn eval_refuses_labels_the_run_never_saw() {
     train(&tiny_config(FrontEndKind::ChangeHopSize), &options(&out)).unwrap();
     let csv = root.path().join("other.csv");
     let clip = tiny_data().parent().unwrap().join("audio").join("beep");
-    let first = std::fs::read_dir(&clip).unwrap().next().unwrap().unwrap().path();
+    let first = std::fs::read_dir(&clip)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&csv, format!("path,label\n{},thunder\n", first.display())).unwrap();
     let run = load_run(&out).unwrap();
-    let err = evaluate_run(&run, Some(&csv), None, false).err().unwrap().to_string();
+    let err = evaluate_run(&run, Some(&csv), None, false)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("'thunder'"), "{err}");
+}
+
+#[test]
+fn experiment_grid_writes_the_table_and_resumes() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    let mut base = tiny_config(FrontEndKind::DiffRes);
+    base.epochs = 1;
+    let spec = diffres_train::experiment::ExperimentSpec {
+        base,
+        frontends: vec![FrontEndKind::AvgPool, FrontEndKind::DiffRes],
+        reductions: vec![0.5],
+        seeds: 2,
+        out: root.path().join("grid"),
+    };
+    let cells = spec.cells().unwrap();
+    assert_eq!(
+        cells.len(),
+        6,
+        "per seed: baseline + 2 front ends x 1 reduction"
+    );
+    assert_eq!(cells[0].frontend, FrontEndKind::Identity);
+    let table = diffres_train::experiment::run_experiment(&spec, None, false).unwrap();
+    assert_eq!(table.rows.len(), 1);
+    let md = std::fs::read_to_string(spec.out.join("table.md")).unwrap();
+    assert!(
+        md.contains("Baseline (identity, 100 FPS)")
+            && md.contains("AvgPool")
+            && md.contains("DiffRes"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(spec.out.join("table.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "header, baseline, two cells: {csv}");
+    assert!(spec.out.join("table.png").is_file());
+    // A rerun trains nothing: every results.json stays as it was.
+    let stamp = |c: &diffres_train::experiment::Cell| {
+        std::fs::metadata(c.dir.join("results.json"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before: Vec<_> = cells.iter().map(stamp).collect();
+    diffres_train::experiment::run_experiment(&spec, None, false).unwrap();
+    let after: Vec<_> = cells.iter().map(stamp).collect();
+    assert_eq!(before, after);
+    // Bad grids are refused.
+    let mut bad = spec.clone();
+    bad.reductions = vec![1.0];
+    assert!(bad.cells().is_err());
+}
+
+#[test]
+fn real_data_pipelines_when_present() {
+    let shared = std::env::var_os("DIFFRES_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let commands = shared.join("speech_commands_v0.01_sample");
+    if !commands.is_dir() {
+        eprintln!("SKIP: {} is absent", commands.display());
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    // Speech Commands sample: its own split lists, 30 words, 1 s at 16 kHz.
+    let cfg = TrainConfig {
+        data: commands,
+        format: "speech-commands".into(),
+        frontend: FrontEndKind::DiffRes,
+        reduction: 0.5,
+        mels: 32,
+        epochs: 1,
+        batch_size: 32,
+        cnn_width: 4,
+        ..TrainConfig::default()
+    };
+    let results = train(&cfg, &options(&root.path().join("sc"))).unwrap();
+    assert_eq!(results.frames_in, 101, "1 s at a 10 ms hop, centred frames");
+    assert_eq!(results.clips, [205, 44, 51]);
+    // FSDD (8 kHz FLAC, resampled): features for the official split.
+    let fsdd = TrainConfig {
+        data: shared.join("fsdd"),
+        format: "fsdd".into(),
+        mels: 32,
+        ..cfg
+    };
+    let data = diffres_train::data::prepare(&fsdd, None, false).unwrap();
+    assert_eq!(data.indices(diffres_data::Split::Test).len(), 300);
+    assert!(data.skipped.is_empty());
 }

@@ -90,6 +90,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// The authors' figures: (T, fwd s (low, high), fwd+bwd s (low, high), peak GB).
+type Reference = (usize, (f64, f64), (f64, f64), Option<f64>);
+
 struct Row {
     name: String,
     frames: usize,
@@ -280,7 +283,7 @@ fn main() {
     if !quick {
         // The authors' implementation (PyTorch, dense t x T warp), measured on this machine with
         // 2 threads: (T, fwd s, fwd+bwd s, peak GB), ranges as (low, high).
-        let reference: [(usize, (f64, f64), (f64, f64), Option<f64>); 3] = [
+        let reference: [Reference; 3] = [
             (1000, (0.25, 0.25), (0.38, 0.38), None),
             (3000, (2.4, 2.4), (4.6, 4.6), Some(2.75)),
             (10000, (11.0, 20.0), (21.0, 31.0), Some(9.3)),

@@ -94,6 +94,10 @@ pub struct FrontEndConfig {
     /// DiffRes: dilation growth of the importance network.
     #[config(default = 1)]
     pub dilation_growth: usize,
+    /// DiffRes: a frame is empty (for the guide loss) below this fraction of the clip's loudest
+    /// frame's energy.
+    #[config(default = 1e-4)]
+    pub empty_eps: f64,
     /// DiffRes: score normalisation.
     #[config(default = "ScoreNormalization::ExactSum")]
     pub normalization: ScoreNormalization,
@@ -128,6 +132,7 @@ impl FrontEndConfig {
                 DiffResConfig::new(self.n_mels)
                     .with_delta(self.delta)
                     .with_dilation_growth(self.dilation_growth)
+                    .with_empty_eps(self.empty_eps)
                     .with_normalization(self.normalization)
                     .with_resolution_encoding(self.resolution_encoding)
                     .init(device)?,

@@ -71,7 +71,7 @@ fn load_cases() -> Vec<Case> {
 }
 
 fn load_cases_from(dir: &Path) -> Vec<Case> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read golden folder {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| {

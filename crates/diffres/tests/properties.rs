@@ -580,10 +580,16 @@ fn a_batch_of_two_lengths_equals_each_clip_alone() {
             )
             .unwrap();
         let alone_a = fe
-            .forward(batch(&[a.clone()], short, PAD_MELS, &device), None)
+            .forward(
+                batch(std::slice::from_ref(&a), short, PAD_MELS, &device),
+                None,
+            )
             .unwrap();
         let alone_b = fe
-            .forward(batch(&[b.clone()], long, PAD_MELS, &device), None)
+            .forward(
+                batch(std::slice::from_ref(&b), long, PAD_MELS, &device),
+                None,
+            )
             .unwrap();
         compare(kind, &alone_a, &both, 0, short, long, "batch sample 0");
         compare(kind, &alone_b, &both, 1, long, long, "batch sample 1");
