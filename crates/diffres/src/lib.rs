@@ -63,3 +63,8 @@ pub use output::FrontEndOutput;
 pub use params::trainable_params;
 pub use score_norm::ScoreNormalization;
 pub use warp::{warp, WarpPlan, Warped};
+
+/// The README's code examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
