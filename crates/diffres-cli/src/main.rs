@@ -481,15 +481,25 @@ fn cross_validate(a: &TrainArgs) -> Result<()> {
     let config = a.opts.config()?;
     let format = diffres_data::detect_format(&config.data)?;
     if format != diffres_data::Format::Esc50 {
-        bail!("--cv needs an ESC-50 dataset (meta/esc50.csv), but {} is {format}", config.data.display());
+        bail!(
+            "--cv needs an ESC-50 dataset (meta/esc50.csv), but {} is {format}",
+            config.data.display()
+        );
     }
     let folds = diffres_data::esc50_folds(&config.data)?;
     let mut scores = Vec::new();
     for fold in folds {
-        let cfg = TrainConfig { fold: Some(fold), ..config.clone() };
+        let cfg = TrainConfig {
+            fold: Some(fold),
+            ..config.clone()
+        };
         let opts = TrainOptions {
             out: a.out.join(format!("fold-{fold}")),
-            resume: a.resume || a.out.join(format!("fold-{fold}")).join("state.json").is_file(),
+            resume: a.resume
+                || a.out
+                    .join(format!("fold-{fold}"))
+                    .join("state.json")
+                    .is_file(),
             cache_dir: a.opts.cache(),
             progress: !a.opts.quiet,
             stop_after: None,
@@ -511,7 +521,12 @@ fn cross_validate(a: &TrainArgs) -> Result<()> {
     };
     let summary = serde_json::json!({ "folds": scores, "mean": mean, "std": std });
     diffres_train::run::write_json(&a.out.join("cv.json"), &summary)?;
-    println!("cross-validation: {:.2} ± {:.2} % over {} folds", 100.0 * mean, 100.0 * std, scores.len());
+    println!(
+        "cross-validation: {:.2} ± {:.2} % over {} folds",
+        100.0 * mean,
+        100.0 * std,
+        scores.len()
+    );
     Ok(())
 }
 

@@ -172,6 +172,71 @@ pub fn mixup(batch: &mut HostBatch, frames: usize, mels: usize, classes: usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ClipFeatures;
+    use diffres_data::{Clip, Dataset, Format, Split};
+
+    fn fake_data(labels: &[Vec<usize>], multi_label: bool) -> PreparedData {
+        let clips = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Clip {
+                path: format!("{i}.wav").into(),
+                labels: l.clone(),
+                split: Split::Train,
+            })
+            .collect();
+        PreparedData {
+            dataset: Dataset {
+                name: "fake".into(),
+                format: Format::Csv,
+                classes: vec!["a".into(), "b".into(), "c".into()],
+                multi_label,
+                clips,
+            },
+            frames: 2,
+            mels: 1,
+            features: labels
+                .iter()
+                .map(|_| {
+                    Some(ClipFeatures {
+                        data: vec![0.0, 1.0],
+                        valid: 2,
+                    })
+                })
+                .collect(),
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn balanced_sampling_favours_rare_labels() {
+        // 19 clips of "a", one of "b": re-balancing draws "b" about half the time.
+        let mut labels = vec![vec![0]; 19];
+        labels.push(vec![1]);
+        let data = fake_data(&labels, true);
+        let train: Vec<usize> = (0..20).collect();
+        let mut rare = 0;
+        for epoch in 1..=50 {
+            let order = epoch_order(&data, &train, 9, epoch, true);
+            assert_eq!(order.len(), 20);
+            rare += order.iter().filter(|&&i| i == 19).count();
+        }
+        let share = rare as f64 / 1000.0;
+        assert!((0.4..0.6).contains(&share), "rare share {share}");
+        // Without re-balancing every clip appears exactly once per epoch.
+        let mut plain = epoch_order(&data, &train, 9, 1, false);
+        plain.sort();
+        assert_eq!(plain, train);
+    }
+
+    #[test]
+    fn targets_are_one_hot_or_multi_hot() {
+        let single = assemble(&fake_data(&[vec![2], vec![0]], false), &[0, 1]);
+        assert_eq!(single.targets, vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        let multi = assemble(&fake_data(&[vec![0, 2]], true), &[0]);
+        assert_eq!(multi.targets, vec![1.0, 0.0, 1.0]);
+        assert_eq!(multi.x, vec![0.0, 1.0]);
+    }
 
     #[test]
     fn augmentations_are_seeded_and_bounded() {

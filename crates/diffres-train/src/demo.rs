@@ -105,7 +105,11 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         );
     }
     let manifest = write_dataset(&opts.out.join("data"), &synth)?;
-    let reductions = if opts.quick { vec![0.75] } else { vec![0.75, 0.5] };
+    let reductions = if opts.quick {
+        vec![0.75]
+    } else {
+        vec![0.75, 0.5]
+    };
     let spec = ExperimentSpec {
         base: base_config(&manifest, opts),
         frontends: vec![

@@ -220,8 +220,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         );
     }
 
-    let mut epochs_run = 0;
-    for epoch in state.epoch + 1..=cfg.epochs {
+    let mut last_metric = state
+        .history
+        .last()
+        .map(|m| (m.val.primary().0, m.val_metric));
+    for (epochs_run, epoch) in (state.epoch + 1..=cfg.epochs).enumerate() {
         if opts.stop_after.is_some_and(|n| epochs_run >= n) {
             break;
         }
@@ -321,9 +324,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
                 metrics.clips_per_s
             );
         }
+        last_metric = Some((metrics.val.primary().0, val_metric));
         state.elapsed_s += metrics.time_s;
         state.history.push(metrics);
-        epochs_run += 1;
         save_epoch(&run, &model, &optim, &mut state, epoch, val_metric)?;
         crate::curves::write_curves(&run.root, &state.history)?;
     }

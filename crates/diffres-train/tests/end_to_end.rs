@@ -376,3 +376,54 @@ fn real_data_pipelines_when_present() {
     assert_eq!(data.indices(diffres_data::Split::Test).len(), 300);
     assert!(data.skipped.is_empty());
 }
+
+#[test]
+fn multi_label_csv_trains_with_bce_and_reports_map() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    // Label each synthetic clip with its class and a coarse group: two labels per clip.
+    let source = tiny_data();
+    let text = std::fs::read_to_string(&source).unwrap();
+    let mut rows = vec!["path,labels,split".to_string()];
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let path = source.parent().unwrap().join(cols[0]);
+        let group = if cols[1].contains("beep") || cols[1].contains("chirp") {
+            "tonal"
+        } else {
+            "other"
+        };
+        rows.push(format!(
+            "{},{};{},{}",
+            path.display(),
+            cols[1],
+            group,
+            cols[2]
+        ));
+    }
+    let csv = root.path().join("multi.csv");
+    std::fs::write(&csv, rows.join("\n")).unwrap();
+    let mut cfg = tiny_config(FrontEndKind::DiffRes);
+    cfg.data = csv;
+    let results = train(&cfg, &options(&root.path().join("run"))).unwrap();
+    assert_eq!(results.metric, "mAP");
+    assert!(results.test.map.is_some() && results.test.d_prime.is_some());
+    let info = RunDir::new(root.path().join("run")).read_info().unwrap();
+    assert!(info.multi_label);
+    assert!(info.classes.contains(&"tonal".to_string()));
+    let run = load_run(&root.path().join("run")).unwrap();
+    let clip = first_clip();
+    let p = predict_files(&run, &[clip], 5).unwrap();
+    // Sigmoid outputs: independent probabilities, not a distribution.
+    assert!(p[0].top.iter().all(|(_, q)| (0.0..=1.0).contains(q)));
+}
+
+fn first_clip() -> PathBuf {
+    let dir = tiny_data().parent().unwrap().join("audio").join("beep");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.remove(0)
+}
