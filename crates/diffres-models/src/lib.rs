@@ -27,7 +27,7 @@ pub mod attention;
 pub mod cnn;
 pub mod efficientnet;
 pub mod error;
-pub mod params;
+
 pub mod weights;
 
 use std::fmt;
@@ -39,9 +39,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result as ModelResult;
 pub use attention::{MHeadAttention, MHeadAttentionConfig};
 pub use cnn::{CompactCnn, CompactCnnConfig};
+pub use diffres::trainable_params;
 pub use efficientnet::{EfficientNet, EfficientNetConfig, EfficientNetVariant};
 pub use error::ModelError;
-pub use params::trainable_params;
 pub use weights::{load_weights, load_weights_with_report, save_weights, LoadReport};
 
 /// The available classifiers.

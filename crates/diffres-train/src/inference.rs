@@ -207,16 +207,7 @@ pub fn predict_files(run: &LoadedRun, files: &[PathBuf], top_k: usize) -> Result
         let lengths = [f.valid_frames.max(1)];
         let lengths = run.info.config.variable_length.then_some(&lengths[..]);
         let (logits, _) = run.model.forward(x, lengths)?;
-        let probs = if run.info.multi_label {
-            burn::tensor::activation::sigmoid(logits)
-        } else {
-            burn::tensor::activation::softmax(logits, 1)
-        };
-        let probs: Vec<f32> = probs
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec()
-            .expect("float data");
+        let probs = crate::trainer::probabilities(run.info.multi_label, logits);
         let mut ranked: Vec<(String, f32)> = run.info.classes.iter().cloned().zip(probs).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked.truncate(top_k.max(1));

@@ -231,3 +231,43 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     name.push(".tmp");
     path.with_file_name(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `results.json` is read back by `diffres_report::load_results` for experiment tables:
+    /// the fields it needs must keep their names and meaning.
+    #[test]
+    fn results_json_is_what_the_table_builder_reads() {
+        let results = RunResults {
+            format_version: RUN_FORMAT_VERSION,
+            frontend: "diffres".into(),
+            reduction: 0.75,
+            seed: 3,
+            fps: 25.0,
+            metric: "accuracy".into(),
+            test_metric: 0.875,
+            test: diffres_report::evaluate_single_label(&[vec![0.9, 0.1]], &[0]),
+            evaluated_on: "test".into(),
+            best_val_metric: 0.9,
+            best_epoch: 2,
+            frontend_params: 1,
+            classifier_params: 2,
+            frames_in: 100,
+            frames_out: 25,
+            wall_time_s: 1.0,
+            clips: [8, 1, 1],
+            skipped_files: 0,
+        };
+        let json = serde_json::to_string(&results).unwrap();
+        let read: diffres_report::RunResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.frontend, "diffres");
+        assert_eq!((read.reduction, read.seed, read.fps), (0.75, 3, 25.0));
+        assert_eq!(
+            (read.metric.as_str(), read.test_metric),
+            ("accuracy", 0.875)
+        );
+        assert_eq!((read.frames_in, read.frames_out), (Some(100), Some(25)));
+    }
+}

@@ -62,6 +62,20 @@ pub(crate) fn task_loss(multi_label: bool, logits: Tensor<2>, targets: Tensor<2>
     }
 }
 
+/// Class probabilities from logits `[B, C]`, row-major on the host: independent sigmoids for
+/// multi-label tasks, a softmax otherwise.
+pub fn probabilities(multi_label: bool, logits: Tensor<2>) -> Vec<f32> {
+    let p = if multi_label {
+        burn::tensor::activation::sigmoid(logits)
+    } else {
+        burn::tensor::activation::softmax(logits, 1)
+    };
+    p.into_data()
+        .convert::<f32>()
+        .try_to_vec()
+        .expect("float data")
+}
+
 /// Probabilities (softmax or sigmoid) for the given clips, and the mean classification loss.
 ///
 /// # Errors
@@ -85,16 +99,7 @@ pub fn predict_clips(
         let (logits, _) = model.forward(x, lengths)?;
         loss_sum +=
             task_loss(multi, logits.clone(), y).into_scalar::<f32>() as f64 * chunk.len() as f64;
-        let p = if multi {
-            burn::tensor::activation::sigmoid(logits)
-        } else {
-            burn::tensor::activation::softmax(logits, 1)
-        };
-        let values: Vec<f32> = p
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec()
-            .expect("float data");
+        let values = probabilities(multi, logits);
         probs.extend(values.chunks(classes).map(<[f32]>::to_vec));
     }
     Ok((probs, loss_sum / clips.len().max(1) as f64))

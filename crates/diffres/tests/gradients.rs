@@ -12,24 +12,8 @@ use diffres::warp::{warp, WarpPlan};
 
 const STEP: f64 = 1e-2;
 
-/// A small deterministic generator (no `rand` dependency in this crate's tests).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next()
-    }
-    fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(lo, hi)).collect()
-    }
-}
+mod common;
+use common::Lcg;
 
 fn read(t: Tensor<3>) -> Vec<f64> {
     t.into_data()

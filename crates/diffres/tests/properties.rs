@@ -8,22 +8,8 @@ use diffres::{
     ResolutionEncoding,
 };
 
-/// A small deterministic generator (no `rand` dependency in this crate's tests).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self, mean: f64, std: f64) -> f64 {
-        let (u, v) = (self.next().max(1e-300), self.next());
-        mean + std * (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
+mod common;
+use common::Lcg;
 
 /// A log-mel-like clip `[frames, mels]`, row-major: noise around -5 with a few silent frames
 /// (so the guide loss has empty frames to work on) and a few loud ones.
