@@ -165,3 +165,92 @@ fn first_wav(dir: &Path) -> std::path::PathBuf {
     files.sort();
     files.remove(0)
 }
+
+#[test]
+fn esc50_cross_validation_runs_every_fold() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A tiny ESC-50 layout from synthetic clips: 2 classes x 5 folds x 2 clips.
+    let synth = tmp.path().join("synth");
+    let gen = diffres(&[
+        "synth",
+        "--out",
+        synth.to_str().unwrap(),
+        "--clips-per-class",
+        "10",
+        "--seconds",
+        "0.5",
+    ]);
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let esc = tmp.path().join("ESC-50");
+    std::fs::create_dir_all(esc.join("meta")).unwrap();
+    std::fs::create_dir_all(esc.join("audio")).unwrap();
+    let mut csv = String::from("filename,fold,target,category,esc10,src_file,take\n");
+    for (target, class) in ["beep", "hum"].iter().enumerate() {
+        let mut files: Vec<_> = std::fs::read_dir(synth.join("audio").join(class))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for (i, file) in files.iter().enumerate() {
+            let name = format!("{}-{class}-{i}.wav", i % 5 + 1);
+            std::fs::copy(file, esc.join("audio").join(&name)).unwrap();
+            csv.push_str(&format!(
+                "{name},{},{target},{class},False,x,A\n",
+                i % 5 + 1
+            ));
+        }
+    }
+    std::fs::write(esc.join("meta").join("esc50.csv"), csv).unwrap();
+    let out = tmp.path().join("cv");
+    let args = [
+        "train",
+        "--cv",
+        "--quiet",
+        "--data",
+        esc.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--frontend",
+        "avgpool",
+        "--mels",
+        "16",
+        "--frames",
+        "30",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--cnn-width",
+        "4",
+        "--cache-dir",
+        "none",
+    ];
+    let result = diffres(&args);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cv.json")).unwrap()).unwrap();
+    assert_eq!(summary["folds"].as_array().unwrap().len(), 5);
+    for fold in 1..=5 {
+        let results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("fold-{fold}")).join("results.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(results["clips"][2], 4, "fold {fold} holds 4 test clips");
+    }
+    // --cv on a dataset that is not ESC-50 is refused.
+    let bad = diffres(&[
+        "train",
+        "--cv",
+        "--data",
+        synth.join("manifest.csv").to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("--cv needs an ESC-50 dataset"),
+        "{}",
+        stderr(&bad)
+    );
+}
