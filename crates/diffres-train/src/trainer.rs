@@ -283,10 +283,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             task_sum += task.into_scalar::<f32>() as f64 * n;
             guide_sum += out.guide_loss.into_scalar::<f32>() as f64 * n;
             active_sum += out.activeness.into_scalar::<f32>() as f64 * n;
-            bar.set_message(format!(
-                "loss {:.3}",
-                loss_sum / ((step * cfg.batch_size) as f64 + n)
-            ));
+            let metric = last_metric.map_or(String::new(), |(name, v)| {
+                format!(", last {} {name} {v:.3}", eval_split.as_str())
+            });
+            let seen = (step * cfg.batch_size) as f64 + n;
+            bar.set_message(format!("loss {:.3}{metric}", loss_sum / seen));
             bar.inc(1);
         }
         bar.finish_and_clear();
