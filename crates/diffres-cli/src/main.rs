@@ -321,7 +321,10 @@ impl TrainOpts {
         if !self.data.exists() {
             bail!("dataset {} does not exist", self.data.display());
         }
-        Ok(config)
+        // Runs remember their dataset by an absolute path, so `eval` works from anywhere.
+        let data = std::fs::canonicalize(&self.data)
+            .with_context(|| format!("dataset {}", self.data.display()))?;
+        Ok(TrainConfig { data, ..config })
     }
 
     fn cache(&self) -> Option<PathBuf> {

@@ -66,16 +66,37 @@ pub fn frontend_config(cfg: &TrainConfig) -> FrontEndConfig {
 pub fn device(name: &str) -> Result<Device> {
     match name.to_ascii_lowercase().as_str() {
         "cpu" | "flex" => Ok(Device::flex()),
-        #[cfg(feature = "vulkan")]
-        "vulkan" => Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)),
-        #[cfg(any(feature = "wgpu", feature = "vulkan"))]
-        "wgpu" | "gpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        "wgpu" | "gpu" | "vulkan" => Err(crate::TrainError::Config(format!(
-            "--device {name}: this build has no GPU support; rebuild with `--features {}`",
-            if name == "vulkan" { "vulkan" } else { "wgpu" }
-        ))),
+        "vulkan" => vulkan(),
+        "wgpu" | "gpu" => wgpu(),
         other => Err(crate::TrainError::Config(format!(
             "--device {other}: expected cpu, wgpu or vulkan"
         ))),
     }
+}
+
+#[cfg(feature = "vulkan")]
+fn vulkan() -> Result<Device> {
+    Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(feature = "vulkan"))]
+fn vulkan() -> Result<Device> {
+    Err(no_gpu("vulkan"))
+}
+
+#[cfg(any(feature = "wgpu", feature = "vulkan"))]
+fn wgpu() -> Result<Device> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(any(feature = "wgpu", feature = "vulkan")))]
+fn wgpu() -> Result<Device> {
+    Err(no_gpu("wgpu"))
+}
+
+#[allow(dead_code)] // unused when both GPU features are on
+fn no_gpu(feature: &str) -> crate::TrainError {
+    crate::TrainError::Config(format!(
+        "--device {feature}: this build has no GPU support; rebuild with `--features {feature}`"
+    ))
 }

@@ -19,6 +19,18 @@ use crate::loss::{binary_cross_entropy, cross_entropy};
 use crate::model::{device, AudioModel};
 use crate::run::{write_atomic, write_json, EpochMetrics, RunDir, RunInfo, RunResults, TrainState};
 
+/// Batches used to re-estimate batch-norm statistics after each epoch.
+///
+/// Running statistics are an exponential average (momentum 0.1) of batch statistics taken
+/// while the weights move; with a high learning rate and mostly-constant inputs (clips padded
+/// with silence) they lag far behind the final weights. Measured on FSDD: inference accuracy on
+/// the training clips was 28% with the averaged statistics and 64% after re-estimating them with
+/// the epoch's final weights, which is what training mode achieves. This is "precise BN": after
+/// each epoch, forward passes in training mode (no augmentation, no gradient step) on up to this
+/// many training batches bring the statistics to the current weights (0.9^32 = 3% of the old
+/// average remains).
+pub const BN_REFRESH_BATCHES: usize = 32;
+
 /// How to run a training (as opposed to what to train, [`TrainConfig`]).
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -291,6 +303,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        refresh_batch_norm(&model, &data, &order, cfg, &train_device)?;
         let train_time = started.elapsed().as_secs_f64();
 
         let valid = model.valid();
@@ -394,6 +407,28 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     };
     write_json(&run.results(), &results)?;
     Ok(results)
+}
+
+/// Re-estimates every batch-norm layer's running statistics with the current weights: forward
+/// passes in training mode over the first [`BN_REFRESH_BATCHES`] batches of the epoch's order,
+/// without augmentation and without a gradient step. See [`BN_REFRESH_BATCHES`] for why.
+fn refresh_batch_norm(
+    model: &AudioModel,
+    data: &PreparedData,
+    order: &[usize],
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<()> {
+    let classes = data.dataset.classes.len();
+    for chunk in order.chunks(cfg.batch_size).take(BN_REFRESH_BATCHES) {
+        let batch = assemble(data, chunk);
+        let (x, _) = to_tensors(&batch, data.frames, data.mels, classes, device);
+        let lengths = cfg.variable_length.then_some(&batch.lengths[..]);
+        // A training-mode forward updates the running statistics; the graph is dropped.
+        let (logits, _) = model.forward(x, lengths)?;
+        drop(logits);
+    }
+    Ok(())
 }
 
 /// Refuses to resume a run with different essentials.

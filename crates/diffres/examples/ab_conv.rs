@@ -72,6 +72,51 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(3000);
     let device = Device::flex().autodiff();
+    {
+        use burn::nn::BatchNormConfig;
+        use burn::tensor::activation::relu;
+        let a =
+            Tensor::<3>::random([32, 64, frames], Distribution::Default, &device).require_grad();
+        let b = Tensor::<3>::random([32, 64, frames], Distribution::Default, &device);
+        let plain = Device::flex();
+        let pa = Tensor::<3>::random([32, 64, frames], Distribution::Default, &plain);
+        let pb = Tensor::<3>::random([32, 64, frames], Distribution::Default, &plain);
+        time("plain add", &plain, || {
+            let _ = pa.clone() + pb.clone();
+        });
+        time("plain mul scalar", &plain, || {
+            let _ = pa.clone() * 2.0;
+        });
+        time("plain exp", &plain, || {
+            let _ = pa.clone().exp();
+        });
+        time("plain relu", &plain, || {
+            let _ = relu(pa.clone());
+        });
+        time("plain sum", &plain, || {
+            let _ = pa.clone().sum();
+        });
+        time("plain to_data", &plain, || {
+            let _ = pa.clone().to_data();
+        });
+        time("ad sum bwd", &device, || {
+            let _ = a.clone().sum().backward();
+        });
+        time("ad add+sum bwd", &device, || {
+            let _ = (a.clone() + b.clone()).sum().backward();
+        });
+        time("ad relu+sum bwd", &device, || {
+            let _ = relu(a.clone()).sum().backward();
+        });
+        let bn = BatchNormConfig::new(64).init(&device);
+        time("ad bn+sum bwd", &device, || {
+            let _ = bn.forward(a.clone()).sum().backward();
+        });
+        let bnp = BatchNormConfig::new(64).init(&plain);
+        time("plain bn (eval?)", &plain, || {
+            let _ = bnp.forward(pa.clone());
+        });
+    }
     for (cin, cout) in [(128, 64), (64, 64), (64, 32), (32, 32)] {
         let conv = Conv1dConfig::new(cin, cout, 5)
             .with_padding(PaddingConfig1d::Explicit(2, 2))

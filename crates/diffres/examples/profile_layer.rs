@@ -14,21 +14,44 @@ use diffres::segment::{segment_max, segment_sum};
 use diffres::warp::{warp, WarpPlan};
 use diffres::ImportanceNetConfig;
 
+/// CPU seconds (user + system) of this process so far: less sensitive than wall time to other
+/// processes competing for the cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn time<R>(name: &str, device: &Device, f: impl Fn() -> R) -> R {
     let _ = f();
     device.sync().expect("sync");
-    let start = Instant::now();
-    let reps = 3;
-    for _ in 0..reps - 1 {
-        let _ = f();
+    let mut times = Vec::new();
+    let mut r = None;
+    let cpu = cpu_seconds();
+    for _ in 0..5 {
+        let start = Instant::now();
+        r = Some(f());
+        device.sync().expect("sync");
+        times.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    let r = f();
-    device.sync().expect("sync");
+    let cpu = (cpu_seconds() - cpu) * 1e3 / 5.0;
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "{name:>28}: {:8.1} ms",
-        start.elapsed().as_secs_f64() * 1e3 / reps as f64
+        "{name:>28}: median {:8.1} ms, min {:8.1} ms, cpu {cpu:8.1} ms",
+        times[2], times[0]
     );
-    r
+    r.unwrap()
 }
 
 fn main() {
@@ -83,9 +106,25 @@ fn main() {
                 );
                 (w.mean.sum() + w.max.sum() + w.resolution.sum()).backward()
             });
-            time("net fwd+bwd", &device, || {
-                net.forward(x.clone(), None).sum().backward()
-            });
+            for _ in 0..1 {
+                for (bn, cv) in [(false, false), (true, false), (false, true), (true, true)] {
+                    if bn {
+                        std::env::set_var("AB_OLD_BN", "1")
+                    } else {
+                        std::env::remove_var("AB_OLD_BN")
+                    }
+                    if cv {
+                        std::env::set_var("AB_OLD_CONV", "1")
+                    } else {
+                        std::env::remove_var("AB_OLD_CONV")
+                    }
+                    time(
+                        &format!("net fwd+bwd oldbn {bn} oldconv {cv}"),
+                        &device,
+                        || net.forward(x.clone(), None).sum().backward(),
+                    );
+                }
+            }
         }
         drop(w);
         let rows: Vec<i64> = (0..2 * batch * frames)

@@ -192,14 +192,6 @@ pub(crate) fn to_linear(x: Tensor<3>, lengths: &[usize]) -> Linear {
 /// - `positions`: `[T, F]` positional encoding
 /// - `lengths`: `B` valid lengths
 /// - output: three `[B, t, F]` tensors
-fn probe(name: &str, device: &Device, start: &mut std::time::Instant) {
-    if std::env::var("WARP_PROBE").is_ok() {
-        device.sync().unwrap();
-        eprintln!("  {name:>20}: {:7.1} ms", start.elapsed().as_secs_f64() * 1e3);
-        *start = std::time::Instant::now();
-    }
-}
-
 pub fn warp(
     x: Tensor<3>,
     score: Tensor<2>,
@@ -219,9 +211,7 @@ pub fn warp(
     let n = batch * frames;
     let rows_out = batch * (t + 1);
 
-    let mut st = std::time::Instant::now();
     let linear = to_linear(x, lengths);
-    probe("to_linear", &device, &mut st);
 
     // Split of each frame's score between its two output frames, with d/ds through cumsum.
     let score_host = crate::host::read_f32(&score);
@@ -234,7 +224,6 @@ pub fn warp(
     let w_next = burn::tensor::activation::relu(overhang + straight_through); // [B, T]
     let w_first = score - w_next.clone(); // [B, T]
     let w_first = w_first.reshape([n, 1]);
-    probe("weights", &device, &mut st);
     let w_next = w_next.reshape([n, 1]);
 
     // Mean, max and resolution encoding, `sum_j W[k, j] (v_j, E_j)`: every frame adds its
@@ -253,9 +242,7 @@ pub fn warp(
     };
     let value = linear.value.clone().reshape([n, mels]);
     let crossing: Vec<usize> = (0..n).filter(|&i| plan.overhang[i] > 0.0).collect();
-    probe("crossing", &device, &mut st);
     let losers = max_losers(&value, &score_host, &crossing, plan);
-    probe("max_losers", &device, &mut st);
     let mask = |loser: Vec<bool>, rows: usize| {
         Tensor::<2, Bool>::from_data(TensorData::new(loser, [rows, mels]), &device)
     };
@@ -266,9 +253,7 @@ pub fn warp(
         sum.select_assign(0, rows, sources, IndexingUpdateOp::Add)
     };
     let products = value.clone() * w_first.clone(); // [N, F]
-    probe("products", &device, &mut st);
     let mean_sum = add(zeros(), first_rows.clone(), products.clone());
-    probe("mean_sum", &device, &mut st);
     let max_sum = add(
         zeros(),
         first_rows.clone(),
@@ -276,7 +261,6 @@ pub fn warp(
     );
     let res_sources = (positions.clone() * w_first.reshape([batch, frames, 1])).reshape([n, mels]);
     let res_sum = add(zeros(), first_rows, res_sources);
-    probe("res_sum", &device, &mut st);
     let (mean_sum, max_sum, res_sum) = if crossing.is_empty() {
         (mean_sum, max_sum, res_sum)
     } else {
@@ -298,7 +282,6 @@ pub fn warp(
             add(res_sum, rows, res_next),
         )
     };
-    probe("second", &device, &mut st);
     let narrow = |sum: Tensor<2>| sum.reshape([batch, t + 1, mels]).narrow(1, 0, t);
     let mean_linear = narrow(mean_sum);
     let max_linear = narrow(max_sum);
@@ -332,14 +315,12 @@ pub fn warp(
     let top = per_sample(top.iter().map(|&v| v as f32).collect());
     let log = |v: Tensor<3>| (v * value_scale.clone() + eps_shift.clone()).log() + top.clone();
     let max_scale = 1.0 / (1.0 - delta);
-    let out = Warped {
+    Warped {
         mean: log(mean_linear),
         max: log(max_linear * max_scale),
         resolution,
         linear: linear.value,
-    };
-    probe("log", &device, &mut st);
-    out
+    }
 }
 
 /// Which products `W[k, j] v_j` are *not* the maximum of their output element (row `k`, mel
