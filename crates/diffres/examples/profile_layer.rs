@@ -106,25 +106,9 @@ fn main() {
                 );
                 (w.mean.sum() + w.max.sum() + w.resolution.sum()).backward()
             });
-            for _ in 0..1 {
-                for (bn, cv) in [(false, false), (true, false), (false, true), (true, true)] {
-                    if bn {
-                        std::env::set_var("AB_OLD_BN", "1")
-                    } else {
-                        std::env::remove_var("AB_OLD_BN")
-                    }
-                    if cv {
-                        std::env::set_var("AB_OLD_CONV", "1")
-                    } else {
-                        std::env::remove_var("AB_OLD_CONV")
-                    }
-                    time(
-                        &format!("net fwd+bwd oldbn {bn} oldconv {cv}"),
-                        &device,
-                        || net.forward(x.clone(), None).sum().backward(),
-                    );
-                }
-            }
+            time("net fwd+bwd", &device, || {
+                net.forward(x.clone(), None).sum().backward()
+            });
         }
         drop(w);
         let rows: Vec<i64> = (0..2 * batch * frames)

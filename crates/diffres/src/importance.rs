@@ -63,73 +63,30 @@ impl ResConv1d {
             Some(m) => x * m.clone(),
             None => x,
         };
-        let first = batch_norm(&self.norm1, relu(conv(&self.conv1, apply(x))));
-        let second = batch_norm(&self.norm2, relu(conv(&self.conv2, apply(first.clone()))));
+        let first = self.norm1.forward(relu(conv(&self.conv1, apply(x))));
+        let second = self
+            .norm2
+            .forward(relu(conv(&self.conv2, apply(first.clone()))));
         first + second
     }
 }
 
-/// [`BatchNorm::forward`], with the training path written out in plain tensor operations.
-///
-/// Burn's training batch norm (the backend's default `batch_norm_train`, which flex keeps)
-/// transposes the activation to `[C, B T]` for each statistic and again in its backward: about
-/// 100 ms of copies per call at `[32, 64, 3000]`. Reducing along the contiguous time axis first
-/// and broadcasting the per-channel statistics avoids every transpose and halves the time of
-/// the call, forward and backward. The statistics (batch mean and biased variance), the output
-/// and the running-statistics update are Burn's, up to float rounding. Inference, and a frozen
-/// layer, go through Burn's own path.
-///
-/// # Shapes
-/// - `x`: `[B, C, T]`; output `[B, C, T]`
-fn batch_norm(norm: &BatchNorm, x: Tensor<3>) -> Tensor<3> {
-    let device = x.device();
-    if !(device.is_autodiff() && norm.training.is_enabled()) || std::env::var("AB_OLD_BN").is_ok() {
-        return norm.forward(x);
-    }
-    let [_, channels, _] = x.dims();
-    // Every sample has the same length, so the mean of per-sample means is the batch mean.
-    let mean = x.clone().mean_dim(2).mean_dim(0); // [1, C, 1]
-    let centered = x - mean.clone();
-    let variance = centered.clone().square().mean_dim(2).mean_dim(0); // [1, C, 1], biased
-    let scale =
-        norm.gamma.val().reshape([1, channels, 1]) / (variance.clone() + norm.epsilon).sqrt();
-    let output = centered * scale + norm.beta.val().reshape([1, channels, 1]);
-
-    let momentum = norm.momentum;
-    let update = |running: &burn::module::RunningState<Tensor<1>>, batch: Tensor<3>| {
-        let old = running.value_sync().to_device(&device);
-        let new = old.mul_scalar(1.0 - momentum)
-            + batch.detach().reshape([channels]).mul_scalar(momentum);
-        running.update(new.detach());
-    };
-    update(&norm.running_mean, mean);
-    update(&norm.running_var, variance);
-    output
-}
-
 /// A stride-1, zero-padded 1-D convolution (the only kind built here).
 ///
-/// When the weights are tracked but the input is not (the network's first convolution, on the
-/// spectrogram), it is computed as one matrix product per kernel tap,
+/// When gradients are tracked it is computed as one matrix product per kernel tap,
 /// `y = b + sum_d W[:, :, d] x[:, :, d * dilation ..]`, because Burn flex's convolution backward
-/// is about twice as slow as the backward of these products there; the values are the same up
-/// to float rounding. When the input is tracked, the input gradient of the per-tap form (a
-/// zero-padded copy per tap, then their sum) costs more than it saves, and without autodiff
-/// Burn's forward is faster, so Burn's convolution is used in both cases.
+/// is about twice as slow as the backward of these products; the values are the same up to
+/// float rounding. Without autodiff, Burn's convolution (the faster forward) is used.
 ///
 /// # Shapes
 /// - `x`: `[B, C_in, T]`; output `[B, C_out, T]`
 fn conv(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
     let weight = conv.weight.val();
-    let per_tap = if std::env::var("AB_OLD_CONV").is_ok() {
-        weight.is_tracked() || x.is_tracked()
-    } else {
-        weight.is_tracked() && !x.is_tracked()
-    };
+    let tracked = x.is_tracked() || weight.is_tracked();
     let PaddingConfig1d::Explicit(left, right) = conv.padding else {
         return conv.forward(x);
     };
-    if !per_tap || conv.stride != 1 || conv.groups != 1 {
+    if !tracked || conv.stride != 1 || conv.groups != 1 {
         return conv.forward(x);
     }
     let [batch, channels_in, frames] = x.dims();
@@ -290,41 +247,6 @@ mod tests {
             let ours = conv(&block.conv1, x);
             let diff = crate::host::read_f32(&(plain - ours).abs().max());
             assert!(diff[0] < 1e-5, "dilation {dilation}: {diff:?}");
-        }
-    }
-
-    #[test]
-    fn training_batch_norm_matches_burns() {
-        let device = Device::flex().autodiff();
-        // Two fresh layers start from the same state (gamma 1, beta 0, running 0 and 1).
-        let ours_norm = BatchNormConfig::new(4).init(&device);
-        let burns_norm = BatchNormConfig::new(4).init(&device);
-        let data = Tensor::<3>::random(
-            [3, 4, 7],
-            burn::tensor::Distribution::Normal(1.0, 2.0),
-            &device,
-        );
-        let weight = Tensor::<3>::random([3, 4, 7], burn::tensor::Distribution::Default, &device);
-        let run = |norm: &BatchNorm, ours: bool| {
-            let x = data.clone().require_grad();
-            let y = if ours {
-                batch_norm(norm, x.clone())
-            } else {
-                norm.forward(x.clone())
-            };
-            let grads = (y.clone() * weight.clone()).sum().backward();
-            let gamma = norm.gamma.val().grad(&grads).unwrap();
-            let mut all = crate::host::read_f32(&y);
-            all.extend(crate::host::read_f32(&x.grad(&grads).unwrap()));
-            all.extend(crate::host::read_f32(&gamma));
-            all.extend(crate::host::read_f32(&norm.running_mean.value()));
-            all.extend(crate::host::read_f32(&norm.running_var.value()));
-            all
-        };
-        let ours = run(&ours_norm, true);
-        let burns = run(&burns_norm, false);
-        for (a, b) in ours.iter().zip(&burns) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }
 

@@ -176,7 +176,13 @@ pub(crate) fn to_linear(x: Tensor<3>, lengths: &[usize]) -> Linear {
             .expand([batch, frames, mels]);
         x.mask_fill(invalid, -1e30)
     };
-    let shift = masked.clone().detach().max_dim(2).max_dim(1); // [B, 1, 1]
+    // One reduction over each sample's contiguous `T F` values (faster than two).
+    let shift = masked
+        .clone()
+        .detach()
+        .reshape([batch, frames * mels])
+        .max_dim(1)
+        .reshape([batch, 1, 1]);
     let shift_host = crate::host::read_f32(&shift);
     Linear {
         value: (masked - shift).exp(),
@@ -240,9 +246,20 @@ pub fn warp(
         let len = rows.len();
         Tensor::<1, Int>::from_data(TensorData::new(rows, [len]), &device)
     };
-    let value = linear.value.clone().reshape([n, mels]);
     let crossing: Vec<usize> = (0..n).filter(|&i| plan.overhang[i] > 0.0).collect();
-    let losers = max_losers(&value, &score_host, &crossing, plan);
+    // The arg-max needs the linear spectrogram on the host. An untracked one (the usual case:
+    // the input is data) is moved out of the device and back, which flex does without copying
+    // its 4 B T F bytes; a tracked one must stay in the graph and is copied.
+    let (linear_value, losers) = if linear.value.is_tracked() {
+        let data = linear.value.to_data().convert::<f32>();
+        let losers = max_losers(&data, mels, &score_host, &crossing, plan);
+        (linear.value, losers)
+    } else {
+        let data = linear.value.into_data().convert::<f32>();
+        let losers = max_losers(&data, mels, &score_host, &crossing, plan);
+        (Tensor::from_data(data, &device), losers)
+    };
+    let value = linear_value.clone().reshape([n, mels]);
     let mask = |loser: Vec<bool>, rows: usize| {
         Tensor::<2, Bool>::from_data(TensorData::new(loser, [rows, mels]), &device)
     };
@@ -319,7 +336,7 @@ pub fn warp(
         mean: log(mean_linear),
         max: log(max_linear * max_scale),
         resolution,
-        linear: linear.value,
+        linear: linear_value,
     }
 }
 
@@ -331,7 +348,8 @@ struct MaxLosers {
     next: Vec<bool>,
 }
 
-/// Finds the arg-max of `max_j W[k, j] v_j` for every output row `k` and mel bin.
+/// Finds the arg-max of `max_j W[k, j] v_j` for every output row `k` and mel bin, from the
+/// linear spectrogram `v` (`[N, F]` values).
 ///
 /// The products are the very `f32` products the device forms (`v * w_first` and `v * w_next`,
 /// with `w_next = relu(overhang)` and `w_first = s - w_next`). Sources are visited in the order
@@ -341,17 +359,18 @@ struct MaxLosers {
 /// where the maximum is 0 either way and its gradient is 0 (the `relu` is flat there), so only
 /// crossing frames are visited. Rows without sources have no winner (their sum stays 0).
 fn max_losers(
-    value: &Tensor<2>,
+    value: &TensorData,
+    mels: usize,
     score_host: &[f32],
     crossing: &[usize],
     plan: &WarpPlan,
 ) -> MaxLosers {
-    let [n, mels] = value.dims();
     let (batch, frames, t) = (plan.batch, plan.frames, plan.out_frames);
-    let value_data = value.to_data().convert::<f32>();
-    let value_host = value_data
+    let n = batch * frames;
+    let value_host = value
         .as_slice::<f32>()
         .expect("a float tensor converts to f32");
+    debug_assert_eq!(value_host.len(), n * mels);
     // Crossing frames of sample `b`: `crossing[starts[b]..starts[b + 1]]` (`crossing` is sorted).
     let starts: Vec<usize> = (0..=batch)
         .map(|b| crossing.partition_point(|&i| i < b * frames))
@@ -415,13 +434,14 @@ fn max_losers(
                     }
                     let first_base = (b - samples.start) * frames;
                     let next_base = starts[b] - starts[samples.start];
-                    for (e, &a) in arg.iter().enumerate() {
-                        let f = e % mels;
-                        let a = a as usize;
-                        if a < frames {
-                            first[(first_base + a) * mels + f] = false;
-                        } else if a != NONE as usize {
-                            next[(next_base + a - frames) * mels + f] = false;
+                    for row in arg.chunks_exact(mels) {
+                        for (f, &a) in row.iter().enumerate() {
+                            let a = a as usize;
+                            if a < frames {
+                                first[(first_base + a) * mels + f] = false;
+                            } else if a != NONE as usize {
+                                next[(next_base + a - frames) * mels + f] = false;
+                            }
                         }
                     }
                 }
