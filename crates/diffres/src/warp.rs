@@ -232,77 +232,66 @@ pub fn warp(
     let w_first = w_first.reshape([n, 1]);
     let w_next = w_next.reshape([n, 1]);
 
-    // Mean, max and resolution encoding, `sum_j W[k, j] (v_j, E_j)`: every frame adds its
-    // first share to its first row; only the frames that reach into the next row (overhang > 0,
-    // at most one per output row) add a second share there. Each is one index-add; nothing of
+    // Mean and resolution encoding, `sum_j W[k, j] (v_j, E_j)`: every frame adds its first
+    // share to its first row; only the frames that reach into the next row (overhang > 0, at
+    // most one per output row) add a second share there. Each is one index-add; nothing of
     // size [2N, 2F] is built.
-    //
-    // The max is written as the same index-add over the products `W[k, j] v_j` with every
-    // product but each output element's arg-max zeroed (the arg-max is found on the host): a
-    // sum of one value and zeros is that value exactly, and its gradient goes to the winning
-    // source only, as a gather would send it. This reuses the mean's products and needs only
-    // two boolean masks, instead of `[B t, F]` integer index tensors and a gather.
     let index = |rows: Vec<i64>| {
         let len = rows.len();
         Tensor::<1, Int>::from_data(TensorData::new(rows, [len]), &device)
     };
-    let crossing: Vec<usize> = (0..n).filter(|&i| plan.overhang[i] > 0.0).collect();
-    // The arg-max needs the linear spectrogram on the host. An untracked one (the usual case:
-    // the input is data) is moved out of the device and back, which flex does without copying
-    // its 4 B T F bytes; a tracked one must stay in the graph and is copied.
-    let (linear_value, losers) = if linear.value.is_tracked() {
+    // The max's arg-max is found on the host, which needs the linear spectrogram there. An
+    // untracked one (the usual case: the input is data) is moved out of the device and back,
+    // which flex does without copying its 4 B T F bytes; a tracked one must stay in the graph
+    // and is copied.
+    let (linear_value, winners) = if linear.value.is_tracked() {
         let data = linear.value.to_data().convert::<f32>();
-        let losers = max_losers(&data, mels, &score_host, &crossing, plan);
-        (linear.value, losers)
+        let winners = max_winners(&data, mels, &score_host, plan);
+        (linear.value, winners)
     } else {
         let data = linear.value.into_data().convert::<f32>();
-        let losers = max_losers(&data, mels, &score_host, &crossing, plan);
-        (Tensor::from_data(data, &device), losers)
+        let winners = max_winners(&data, mels, &score_host, plan);
+        (Tensor::from_data(data, &device), winners)
     };
     let value = linear_value.clone().reshape([n, mels]);
-    let mask = |loser: Vec<bool>, rows: usize| {
-        Tensor::<2, Bool>::from_data(TensorData::new(loser, [rows, mels]), &device)
-    };
     let positions = positions.unsqueeze_dim::<3>(0); // [1, T, F]
     let first_rows = index(plan.first_row.clone());
-    let zeros = || Tensor::<2>::zeros([rows_out, mels], &device);
-    let add = |sum: Tensor<2>, rows: Tensor<1, Int>, sources: Tensor<2>| {
-        sum.select_assign(0, rows, sources, IndexingUpdateOp::Add)
-    };
-    let products = value.clone() * w_first.clone(); // [N, F]
-    let mean_sum = add(zeros(), first_rows.clone(), products.clone());
-    let max_sum = add(
-        zeros(),
+    let mean_sum = Tensor::<2>::zeros([rows_out, mels], &device).select_assign(
+        0,
         first_rows.clone(),
-        products.mask_fill(mask(losers.first, n), 0.0),
+        value.clone() * w_first.clone(),
+        IndexingUpdateOp::Add,
     );
-    let res_sources = (positions.clone() * w_first.reshape([batch, frames, 1])).reshape([n, mels]);
-    let res_sum = add(zeros(), first_rows, res_sources);
-    let (mean_sum, max_sum, res_sum) = if crossing.is_empty() {
-        (mean_sum, max_sum, res_sum)
+    let res_sources =
+        (positions.clone() * w_first.clone().reshape([batch, frames, 1])).reshape([n, mels]);
+    let res_sum = Tensor::<2>::zeros([rows_out, mels], &device).select_assign(
+        0,
+        first_rows,
+        res_sources,
+        IndexingUpdateOp::Add,
+    );
+    let crossing: Vec<usize> = (0..n).filter(|&i| plan.overhang[i] > 0.0).collect();
+    let (mean_sum, res_sum) = if crossing.is_empty() {
+        (mean_sum, res_sum)
     } else {
         let m = crossing.len();
         let frames_idx = index(crossing.iter().map(|&i| i as i64).collect());
         let positions_idx = index(crossing.iter().map(|&i| (i % frames) as i64).collect());
         let rows = index(crossing.iter().map(|&i| plan.second_row[i]).collect());
-        let share = w_next.select(0, frames_idx.clone()); // [M, 1]
-        let products = value.select(0, frames_idx) * share.clone();
+        let share = w_next.clone().select(0, frames_idx.clone()); // [M, 1]
+        let value_next = value.clone().select(0, frames_idx) * share.clone();
         let res_next = positions.reshape([frames, mels]).select(0, positions_idx) * share;
-        debug_assert_eq!(products.dims(), [m, mels]);
+        debug_assert_eq!(value_next.dims(), [m, mels]);
         (
-            add(mean_sum, rows.clone(), products.clone()),
-            add(
-                max_sum,
-                rows.clone(),
-                products.mask_fill(mask(losers.next, m), 0.0),
-            ),
-            add(res_sum, rows, res_next),
+            mean_sum.select_assign(0, rows.clone(), value_next, IndexingUpdateOp::Add),
+            res_sum.select_assign(0, rows, res_next, IndexingUpdateOp::Add),
         )
     };
-    let narrow = |sum: Tensor<2>| sum.reshape([batch, t + 1, mels]).narrow(1, 0, t);
-    let mean_linear = narrow(mean_sum);
-    let max_linear = narrow(max_sum);
-    let resolution = narrow(res_sum);
+    let mean_linear = mean_sum.reshape([batch, t + 1, mels]).narrow(1, 0, t);
+    let resolution = res_sum.reshape([batch, t + 1, mels]).narrow(1, 0, t);
+
+    // Max: arg-max on the host, then a differentiable gather.
+    let max_linear = gather_max(value, winners, w_first, w_next).reshape([batch, t, mels]);
 
     // log(v e^m + eps) = M + log(v e^(m - M) + eps e^-M) with M = max(m, ln eps), so that
     // neither factor overflows: for m >= ln eps (any audible input) this is
@@ -340,107 +329,77 @@ pub fn warp(
     }
 }
 
-/// Which products `W[k, j] v_j` are *not* the maximum of their output element (row `k`, mel
-/// bin): `first` for every frame's first share (`[N, F]`), `next` for the second shares of the
-/// `crossing` frames (`[M, F]`, in the order of `crossing`).
-struct MaxLosers {
-    first: Vec<bool>,
-    next: Vec<bool>,
-}
-
-/// Finds the arg-max of `max_j W[k, j] v_j` for every output row `k` and mel bin, from the
-/// linear spectrogram `v` (`[N, F]` values).
+/// The arg-max of `max_j W[k, j] v_j` for every output row `k` and mel bin, from the linear
+/// spectrogram `value` (`N F` values on the host).
 ///
-/// The products are the very `f32` products the device forms (`v * w_first` and `v * w_next`,
-/// with `w_next = relu(overhang)` and `w_first = s - w_next`). Sources are visited in the order
-/// of the reference definition (all first shares, then the second shares) with a strict `>`,
-/// so the first winner is kept on ties, as in [`crate::segment::segment_max`]. A second share
-/// of a frame that does not cross (`w_next = 0`) can only win a row without any other source,
-/// where the maximum is 0 either way and its gradient is 0 (the `relu` is flat there), so only
-/// crossing frames are visited. Rows without sources have no winner (their sum stays 0).
-fn max_losers(
-    value: &TensorData,
-    mels: usize,
-    score_host: &[f32],
-    crossing: &[usize],
-    plan: &WarpPlan,
-) -> MaxLosers {
+/// The maximum and its arg-max are found on the host, from the very `f32` products the device
+/// forms (`v * w_first` and `v * w_next`, with `w_next = relu(overhang)` and
+/// `w_first = s - w_next`), one pass over the input; [`gather_max`] then gathers the result
+/// from the differentiable `v` and weights, so the gradient goes to the winning source only (the
+/// first one on ties, as [`crate::segment::segment_max`]), and nothing of size `[2N, F]` is
+/// built on the device. Rows without sources are 0. Only the output (`B t F` elements) is
+/// touched on the device, forward and backward: a formulation over the inputs (masking the
+/// mean's `[N, F]` products) was tried and costs more in the backward pass.
+fn max_winners(value: &TensorData, mels: usize, score_host: &[f32], plan: &WarpPlan) -> MaxWinners {
     let (batch, frames, t) = (plan.batch, plan.frames, plan.out_frames);
     let n = batch * frames;
     let value_host = value
         .as_slice::<f32>()
         .expect("a float tensor converts to f32");
     debug_assert_eq!(value_host.len(), n * mels);
-    // Crossing frames of sample `b`: `crossing[starts[b]..starts[b + 1]]` (`crossing` is sorted).
-    let starts: Vec<usize> = (0..=batch)
-        .map(|b| crossing.partition_point(|&i| i < b * frames))
-        .collect();
-    let mut first = vec![true; n * mels];
-    let mut next = vec![true; crossing.len() * mels];
+    let rows = batch * t;
+    // Per output element: the winning source id in `0..2N` (`i` for a frame's first row,
+    // `N + i` for its second), or `NONE` when the row has no source.
+    const NONE: u32 = u32::MAX;
+    assert!(
+        2 * n < NONE as usize,
+        "too many frames for the warp's max: {n}"
+    );
+    let mut best = vec![f32::NEG_INFINITY; rows * mels];
+    let mut arg = vec![NONE; rows * mels];
+    let per_sample = t * mels;
     let threads = std::thread::available_parallelism()
         .map_or(1, |p| p.get())
         .min(batch)
         .max(1);
     let chunk = batch.div_ceil(threads);
-    // Source id within a sample: `j` for frame `j`'s first share, `frames + c` for the second
-    // share of the sample's `c`-th crossing frame; `NONE` marks a row without sources.
-    const NONE: u32 = u32::MAX;
-    assert!(
-        2 * frames < NONE as usize,
-        "too many frames for the warp's max: {frames}"
-    );
     std::thread::scope(|scope| {
-        let mut next_rest = next.as_mut_slice();
-        for (c, first) in first.chunks_mut(chunk * frames * mels).enumerate() {
-            let samples = c * chunk..((c + 1) * chunk).min(batch);
-            let next_len = (starts[samples.end] - starts[samples.start]) * mels;
-            let (next, rest) = std::mem::take(&mut next_rest).split_at_mut(next_len);
-            next_rest = rest;
-            let starts = &starts;
+        let best_chunks = best.chunks_mut(chunk * per_sample);
+        let arg_chunks = arg.chunks_mut(chunk * per_sample);
+        for (c, (best, arg)) in best_chunks.zip(arg_chunks).enumerate() {
             scope.spawn(move || {
-                let mut best = vec![f32::NEG_INFINITY; t * mels];
-                let mut arg = vec![NONE; t * mels];
-                // Offers source `id` (frame `i` times `w`) to output row `row` (global).
-                let update =
-                    |best: &mut [f32], arg: &mut [u32], i: usize, w: f32, row: i64, id: u32| {
-                        let k = (row - (i / frames * (t + 1)) as i64) as usize;
-                        if k >= t {
-                            return; // the sink row
-                        }
-                        let src = &value_host[i * mels..(i + 1) * mels];
-                        let best = &mut best[k * mels..(k + 1) * mels];
-                        let arg = &mut arg[k * mels..(k + 1) * mels];
-                        for ((&v, best), arg) in src.iter().zip(best.iter_mut()).zip(arg.iter_mut())
-                        {
-                            let v = v * w;
-                            let better = v > *best;
-                            *best = if better { v } else { *best };
-                            *arg = if better { id } else { *arg };
-                        }
-                    };
+                let samples = c * chunk..((c + 1) * chunk).min(batch);
                 for b in samples.clone() {
-                    best.fill(f32::NEG_INFINITY);
-                    arg.fill(NONE);
-                    for j in 0..frames {
-                        let i = b * frames + j;
-                        let w_next = plan.overhang[i].max(0.0);
-                        let w = score_host[i] - w_next;
-                        update(&mut best, &mut arg, i, w, plan.first_row[i], j as u32);
-                    }
-                    let sample_crossing = &crossing[starts[b]..starts[b + 1]];
-                    for (c, &i) in sample_crossing.iter().enumerate() {
-                        let (w, row) = (plan.overhang[i], plan.second_row[i]);
-                        update(&mut best, &mut arg, i, w, row, (frames + c) as u32);
-                    }
-                    let first_base = (b - samples.start) * frames;
-                    let next_base = starts[b] - starts[samples.start];
-                    for row in arg.chunks_exact(mels) {
-                        for (f, &a) in row.iter().enumerate() {
-                            let a = a as usize;
-                            if a < frames {
-                                first[(first_base + a) * mels + f] = false;
-                            } else if a != NONE as usize {
-                                next[(next_base + a - frames) * mels + f] = false;
+                    let local = (b - samples.start) * per_sample;
+                    let base = (b * (t + 1)) as i64;
+                    // Sources in id order (all first shares, then all second shares) with a
+                    // strict `>`: the first winner is kept on ties.
+                    for half in 0..2 {
+                        for j in 0..frames {
+                            let i = b * frames + j;
+                            let overhang = plan.overhang[i];
+                            let w_next = if overhang > 0.0 { overhang } else { 0.0 };
+                            let (w, row) = if half == 0 {
+                                (score_host[i] - w_next, plan.first_row[i])
+                            } else {
+                                (w_next, plan.second_row[i])
+                            };
+                            let k = (row - base) as usize;
+                            if k >= t {
+                                continue; // the sink row
+                            }
+                            let id = (half * n + i) as u32;
+                            let src = &value_host[i * mels..(i + 1) * mels];
+                            let dst = local + k * mels;
+                            let best = &mut best[dst..dst + mels];
+                            let arg = &mut arg[dst..dst + mels];
+                            for ((&v, best), arg) in
+                                src.iter().zip(best.iter_mut()).zip(arg.iter_mut())
+                            {
+                                let v = v * w;
+                                let better = v > *best;
+                                *best = if better { v } else { *best };
+                                *arg = if better { id } else { *arg };
                             }
                         }
                     }
@@ -448,5 +407,60 @@ fn max_losers(
             });
         }
     });
-    MaxLosers { first, next }
+    drop(best);
+    let empty: Vec<bool> = arg.iter().map(|&a| a == NONE).collect();
+    let source: Vec<i64> = arg
+        .iter()
+        .map(|&a| if a == NONE { 0 } else { a as i64 % n as i64 })
+        .collect();
+    let weight: Vec<i64> = arg
+        .iter()
+        .map(|&a| if a == NONE { 0 } else { a as i64 })
+        .collect();
+    drop(arg);
+    MaxWinners {
+        source,
+        weight,
+        empty,
+        rows,
+        mels,
+    }
+}
+
+/// The arg-max of every output element of the warp's max, found by [`max_winners`].
+struct MaxWinners {
+    /// Winning input frame (row of `value`), 0 where the row is empty. `[rows * mels]`.
+    source: Vec<i64>,
+    /// Winning weight: `i` for frame `i`'s first share, `N + i` for its second. `[rows * mels]`.
+    weight: Vec<i64>,
+    /// Rows without sources. `[rows * mels]`.
+    empty: Vec<bool>,
+    rows: usize,
+    mels: usize,
+}
+
+/// `max_j W[k, j] v_j` as `[B t, F]`, gathered from the differentiable `v` (`[N, F]`) and
+/// weights (`[N, 1]` each) at the winners: the gradient goes to the winning source only.
+fn gather_max(
+    value: Tensor<2>,
+    winners: MaxWinners,
+    w_first: Tensor<2>,
+    w_next: Tensor<2>,
+) -> Tensor<2> {
+    let [n, _] = value.dims();
+    let device = value.device();
+    let MaxWinners {
+        source,
+        weight,
+        empty,
+        rows,
+        mels,
+    } = winners;
+    let source = Tensor::<2, Int>::from_data(TensorData::new(source, [rows, mels]), &device);
+    let weight = Tensor::<1, Int>::from_data(TensorData::new(weight, [rows * mels]), &device);
+    let empty = Tensor::<2, Bool>::from_data(TensorData::new(empty, [rows, mels]), &device);
+    let weights = Tensor::cat(vec![w_first, w_next], 0).reshape([2 * n]);
+    let picked = value.gather(0, source);
+    let w = weights.select(0, weight).reshape([rows, mels]);
+    (picked * w).mask_fill(empty, 0.0)
 }
