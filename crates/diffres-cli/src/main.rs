@@ -496,13 +496,10 @@ fn cross_validate(a: &TrainArgs) -> Result<()> {
             fold: Some(fold),
             ..config.clone()
         };
+        let out = a.out.join(format!("fold-{fold}"));
         let opts = TrainOptions {
-            out: a.out.join(format!("fold-{fold}")),
-            resume: a.resume
-                || a.out
-                    .join(format!("fold-{fold}"))
-                    .join("state.json")
-                    .is_file(),
+            resume: a.resume || out.join("state.json").is_file(),
+            out,
             cache_dir: a.opts.cache(),
             progress: !a.opts.quiet,
             stop_after: None,

@@ -182,8 +182,8 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         DEMO_EMPTY_EPS
     );
     let _ = writeln!(md, "{}", table.to_markdown());
-    let training: f64 = spec
-        .cells()?
+    let cells = spec.cells()?;
+    let training: f64 = cells
         .iter()
         .filter_map(|c| {
             crate::run::read_json::<crate::run::RunResults>(&c.dir.join("results.json")).ok()
@@ -194,7 +194,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         md,
         "\nTraining time of the {} runs: {training:.0} s; this invocation: {wall:.0} s \
          (finished runs are reused when the demo is run again).\n",
-        spec.cells()?.len()
+        cells.len()
     );
     let _ = writeln!(md, "## What DiffRes keeps (paper Figure 4)\n");
     for png in &example_pngs {

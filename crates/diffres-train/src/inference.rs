@@ -106,7 +106,7 @@ pub fn evaluate_run(
     } else {
         Split::Train
     };
-    let mut prepared = prepare_dataset_for_eval(dataset, &cfg, cache, run.info.frames, visible)?;
+    let prepared = prepare_dataset_for_eval(dataset, split, &cfg, cache, run.info.frames, visible)?;
     let clips = prepared.indices(split);
     if clips.is_empty() {
         return Err(TrainError::Config(format!(
@@ -114,7 +114,6 @@ pub fn evaluate_run(
             cfg.data.display()
         )));
     }
-    prepared.mels = cfg.mels;
     let (probs, _) = predict_clips(
         &run.model,
         &prepared,
@@ -138,19 +137,16 @@ pub fn evaluate_run(
     Ok(report)
 }
 
+/// Features of the clips of `split` only.
 fn prepare_dataset_for_eval(
     mut dataset: diffres_data::Dataset,
+    split: Split,
     cfg: &crate::config::TrainConfig,
     cache: Option<&Path>,
     frames: usize,
     visible: bool,
 ) -> Result<crate::data::PreparedData> {
     // prepare_dataset insists on training clips; evaluation only needs readable ones.
-    let split = if dataset.clips.iter().any(|c| c.split == Split::Test) {
-        Split::Test
-    } else {
-        Split::Train
-    };
     dataset.clips.retain(|c| c.split == split);
     for clip in &mut dataset.clips {
         clip.split = Split::Train;

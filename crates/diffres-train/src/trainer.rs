@@ -46,23 +46,20 @@ pub struct TrainOptions {
     pub stop_after: Option<usize>,
 }
 
-/// Tensors of a host batch on a device.
+/// Tensors of a host batch on a device; the host buffers move into them (no copy).
+///
+/// Returns `(x [B, T, F], targets [B, C], lengths)`.
 pub(crate) fn to_tensors(
-    batch: &HostBatch,
+    batch: HostBatch,
     frames: usize,
     mels: usize,
     classes: usize,
     device: &Device,
-) -> (Tensor<3>, Tensor<2>) {
-    let x = Tensor::<3>::from_data(
-        TensorData::new(batch.x.clone(), [batch.size, frames, mels]),
-        device,
-    );
-    let y = Tensor::<2>::from_data(
-        TensorData::new(batch.targets.clone(), [batch.size, classes]),
-        device,
-    );
-    (x, y)
+) -> (Tensor<3>, Tensor<2>, Vec<usize>) {
+    let size = batch.size;
+    let x = Tensor::<3>::from_data(TensorData::new(batch.x, [size, frames, mels]), device);
+    let y = Tensor::<2>::from_data(TensorData::new(batch.targets, [size, classes]), device);
+    (x, y, batch.lengths)
 }
 
 /// Classification loss of the run's task.
@@ -106,8 +103,8 @@ pub fn predict_clips(
     let mut loss_sum = 0.0;
     for chunk in clips.chunks(batch_size.max(1)) {
         let batch = assemble(data, chunk);
-        let (x, y) = to_tensors(&batch, data.frames, data.mels, classes, device);
-        let lengths = variable_length.then_some(&batch.lengths[..]);
+        let (x, y, lengths) = to_tensors(batch, data.frames, data.mels, classes, device);
+        let lengths = variable_length.then_some(&lengths[..]);
         let (logits, _) = model.forward(x, lengths)?;
         loss_sum +=
             task_loss(multi, logits.clone(), y).into_scalar::<f32>() as f64 * chunk.len() as f64;
@@ -276,8 +273,8 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
                     &mut rng_for(cfg.seed, epoch, step + 1, 3),
                 );
             }
-            let (x, y) = to_tensors(&batch, data.frames, data.mels, classes, &train_device);
-            let lengths = cfg.variable_length.then_some(&batch.lengths[..]);
+            let (x, y, lengths) = to_tensors(batch, data.frames, data.mels, classes, &train_device);
+            let lengths = cfg.variable_length.then_some(&lengths[..]);
             let (logits, out) = model.forward(x, lengths)?;
             let task = task_loss(data.dataset.multi_label, logits, y);
             let loss = task.clone() + out.guide_loss.clone() * cfg.guide_weight;
@@ -422,8 +419,8 @@ fn refresh_batch_norm(
     let classes = data.dataset.classes.len();
     for chunk in order.chunks(cfg.batch_size).take(BN_REFRESH_BATCHES) {
         let batch = assemble(data, chunk);
-        let (x, _) = to_tensors(&batch, data.frames, data.mels, classes, device);
-        let lengths = cfg.variable_length.then_some(&batch.lengths[..]);
+        let (x, _, lengths) = to_tensors(batch, data.frames, data.mels, classes, device);
+        let lengths = cfg.variable_length.then_some(&lengths[..]);
         // A training-mode forward updates the running statistics; the graph is dropped.
         let (logits, _) = model.forward(x, lengths)?;
         drop(logits);
