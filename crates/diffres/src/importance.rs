@@ -45,20 +45,32 @@ impl ResConv1dConfig {
 /// second's, as in the authors' code. Zero "same" padding keeps the length.
 #[derive(Module, Debug)]
 pub struct ResConv1d {
-    conv1: Conv1d,
-    norm1: BatchNorm,
-    conv2: Conv1d,
-    norm2: BatchNorm,
+    pub(crate) conv1: Conv1d,
+    pub(crate) norm1: BatchNorm,
+    pub(crate) conv2: Conv1d,
+    pub(crate) norm2: BatchNorm,
 }
 
 impl ResConv1d {
     /// Applies the block. `mask` (1 on valid frames, 0 on padding) is applied before each
     /// convolution, so padding is seen as zeros exactly as at the end of an unpadded clip.
     ///
+    /// On Burn's flex CPU backend this runs as one fused host operation with its own backward
+    /// pass (see the `cpu` module); elsewhere as Burn tensor operations. Both give the same
+    /// values and gradients.
+    ///
     /// # Shapes
     /// - `x`: `[B, C_in, T]`, `mask`: `[B, 1, T]`
     /// - output: `[B, C_out, T]`
     pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<3>>) -> Tensor<3> {
+        match crate::cpu::conv_block_op::forward(self, &x, mask) {
+            Some(out) => out,
+            None => self.forward_portable(x, mask),
+        }
+    }
+
+    /// [`ResConv1d::forward`] with Burn tensor operations only (any backend).
+    pub(crate) fn forward_portable(&self, x: Tensor<3>, mask: Option<&Tensor<3>>) -> Tensor<3> {
         let apply = |x: Tensor<3>| match mask {
             Some(m) => x * m.clone(),
             None => x,
@@ -247,6 +259,118 @@ mod tests {
             let ours = conv(&block.conv1, x);
             let diff = crate::host::read_f32(&(plain - ours).abs().max());
             assert!(diff[0] < 1e-5, "dilation {dilation}: {diff:?}");
+        }
+    }
+
+    /// The block's fused flex kernel against its Burn-operations path: outputs, running
+    /// statistics and every gradient (input included), with a mask and with dilation.
+    #[test]
+    fn fused_block_matches_the_portable_block() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        let max_diff = |a: Tensor<1>, b: Tensor<1>| -> f32 {
+            let scale = crate::host::read_f32(&b.clone().abs().max())[0].max(1e-3);
+            crate::host::read_f32(&(a - b).abs().max())[0] / scale
+        };
+        for (dilation, masked, cin, cout) in [(1, false, 6, 4), (2, true, 5, 3), (1, true, 1, 1)] {
+            let fused = ResConv1dConfig::new(cin, cout)
+                .with_dilation(dilation)
+                .init(&device);
+            let portable = fused.clone();
+            let x = Tensor::<3>::random([3, cin, 17], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let mask = masked.then(|| {
+                let m: Vec<f32> = (0..3 * 17)
+                    .map(|i| if i % 17 < 12 + i / 17 { 1.0 } else { 0.0 })
+                    .collect();
+                Tensor::<3>::from_data(TensorData::new(m, [3, 1, 17]), &device)
+            });
+            let weight =
+                Tensor::<3>::random([3, cout, 17], Distribution::Normal(0.0, 1.0), &device);
+            let a = crate::cpu::conv_block_op::forward(&fused, &x, mask.as_ref())
+                .expect("flex takes the fused path");
+            let b = portable.forward_portable(x.clone(), mask.as_ref());
+            let case = format!("dilation {dilation}, mask {masked}, {cin}->{cout}");
+            assert!(
+                max_diff(a.clone().flatten(0, 2), b.clone().flatten(0, 2)) < 1e-5,
+                "{case}: output"
+            );
+            let ga = (a * weight.clone()).sum().backward();
+            let gb = (b * weight).sum().backward();
+            let pairs: Vec<(&str, Tensor<1>, Tensor<1>)> = vec![
+                (
+                    "x",
+                    x.grad(&ga).unwrap().flatten(0, 2),
+                    x.grad(&gb).unwrap().flatten(0, 2),
+                ),
+                (
+                    "conv1.weight",
+                    fused.conv1.weight.grad(&ga).unwrap().flatten(0, 2),
+                    portable.conv1.weight.grad(&gb).unwrap().flatten(0, 2),
+                ),
+                (
+                    "conv1.bias",
+                    fused.conv1.bias.as_ref().unwrap().grad(&ga).unwrap(),
+                    portable.conv1.bias.as_ref().unwrap().grad(&gb).unwrap(),
+                ),
+                (
+                    "norm1.gamma",
+                    fused.norm1.gamma.grad(&ga).unwrap(),
+                    portable.norm1.gamma.grad(&gb).unwrap(),
+                ),
+                (
+                    "norm1.beta",
+                    fused.norm1.beta.grad(&ga).unwrap(),
+                    portable.norm1.beta.grad(&gb).unwrap(),
+                ),
+                (
+                    "conv2.weight",
+                    fused.conv2.weight.grad(&ga).unwrap().flatten(0, 2),
+                    portable.conv2.weight.grad(&gb).unwrap().flatten(0, 2),
+                ),
+                (
+                    "conv2.bias",
+                    fused.conv2.bias.as_ref().unwrap().grad(&ga).unwrap(),
+                    portable.conv2.bias.as_ref().unwrap().grad(&gb).unwrap(),
+                ),
+                (
+                    "norm2.gamma",
+                    fused.norm2.gamma.grad(&ga).unwrap(),
+                    portable.norm2.gamma.grad(&gb).unwrap(),
+                ),
+                (
+                    "norm2.beta",
+                    fused.norm2.beta.grad(&ga).unwrap(),
+                    portable.norm2.beta.grad(&gb).unwrap(),
+                ),
+            ];
+            for (name, a, b) in pairs {
+                let d = max_diff(a, b);
+                assert!(d < 1e-4, "{case}: gradient of {name} differs by {d}");
+            }
+            for (a, b) in [
+                (&fused.norm1.running_mean, &portable.norm1.running_mean),
+                (&fused.norm1.running_var, &portable.norm1.running_var),
+                (&fused.norm2.running_mean, &portable.norm2.running_mean),
+                (&fused.norm2.running_var, &portable.norm2.running_var),
+            ] {
+                assert!(
+                    max_diff(a.value(), b.value()) < 1e-5,
+                    "{case}: running statistics"
+                );
+            }
+            // Inference (plain flex, running statistics) after that training step.
+            let fused = fused.valid();
+            let portable = portable.valid();
+            let x = x.inner();
+            let mask = mask.map(|m| m.inner());
+            let a = crate::cpu::conv_block_op::forward(&fused, &x, mask.as_ref()).unwrap();
+            let b = portable.forward_portable(x, mask.as_ref());
+            assert!(
+                max_diff(a.flatten(0, 2), b.flatten(0, 2)) < 1e-5,
+                "{case}: inference"
+            );
         }
     }
 

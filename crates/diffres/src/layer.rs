@@ -168,7 +168,7 @@ impl DiffRes {
             self.delta,
         );
 
-        let (empty, active) = empty_frames(warped.linear.clone(), valid, self.empty_eps);
+        let (empty, active) = empty_frames(warped.energy, valid, self.empty_eps);
         let guide = guide_loss(
             normalized.score.clone(),
             empty,
@@ -176,9 +176,8 @@ impl DiffRes {
             self.guide_lambda,
         );
         let active = activeness(normalized.score.clone(), active, self.delta);
-        let feature = Tensor::stack::<4>(vec![warped.mean, warped.max, warped.resolution], 1); // [B, 3, t, F]
         Ok(FrontEndOutput {
-            feature,
+            feature: warped.feature, // [B, 3, t, F]
             score: Some(normalized.score),
             guide_loss: guide,
             activeness: active,

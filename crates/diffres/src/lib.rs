@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod baselines;
+mod cpu;
 pub mod error;
 mod frames;
 pub mod frontend;

@@ -8,10 +8,10 @@ use burn::tensor::activation::relu;
 /// to valid frames.
 ///
 /// # Shapes
-/// - `linear`: `[B, T, F]` linear-scale spectrogram (any per-sample scale), `valid`: `[B, T]`
-pub fn empty_frames(linear: Tensor<3>, valid: Tensor<2>, eps: f64) -> (Tensor<2>, Tensor<2>) {
-    let [batch, frames, _] = linear.dims();
-    let energy = linear.detach().mean_dim(2).reshape([batch, frames]); // [B, T]
+/// - `energy`: `[B, T]` each frame's mean linear-scale energy (any per-sample scale, e.g.
+///   [`crate::Warped::energy`]), `valid`: `[B, T]`
+pub fn empty_frames(energy: Tensor<2>, valid: Tensor<2>, eps: f64) -> (Tensor<2>, Tensor<2>) {
+    let energy = energy.detach();
     let loudest = (energy.clone() * valid.clone()).max_dim(1); // [B, 1]
     let empty = energy.lower(loudest * eps).float() * valid.clone();
     let active = valid - empty.clone();
@@ -69,7 +69,8 @@ mod tests {
             &device,
         );
         let valid = Tensor::<2>::ones([2, 4], &device);
-        let (empty, active) = empty_frames(linear, valid, 1e-4);
+        let energy = linear.mean_dim(2).reshape([2, 4]);
+        let (empty, active) = empty_frames(energy, valid, 1e-4);
         empty.clone().into_data().assert_eq(
             &TensorData::from([[1.0f32, 0.0, 0.0, 1.0], [0.0; 4]]),
             false,

@@ -37,11 +37,11 @@ pub struct WarpPlan {
     out_frames: usize,
     /// Global row (`b * (t + 1) + k`) of each frame's first output frame; row `t` of a sample is
     /// a sink for weight past the end (float rounding only).
-    first_row: Vec<i64>,
+    pub(crate) first_row: Vec<i64>,
     /// Global row of the next output frame.
-    second_row: Vec<i64>,
+    pub(crate) second_row: Vec<i64>,
     /// `C_j - (k0 + 1)`: how far the frame reaches into the next output frame (negative if not).
-    overhang: Vec<f32>,
+    pub(crate) overhang: Vec<f32>,
     /// Cumulative sums, kept for [`WarpPlan::sparse`] and [`WarpPlan::extents`].
     cumsum: Vec<f64>,
     score: Vec<f64>,
@@ -135,17 +135,42 @@ impl WarpPlan {
     }
 }
 
-/// The warp's three outputs, each `[B, t, F]`.
+/// The warp's outputs.
 pub struct Warped {
-    /// `log(W exp(x) + 1e-12)`.
+    /// `[B, 3, t, F]`: the three outputs below, stacked (DiffRes's feature).
+    pub feature: Tensor<4>,
+    /// `log(W exp(x) + 1e-12)`, `[B, t, F]`.
     pub mean: Tensor<3>,
-    /// `log(max_j W[k, j] exp(x_j) / (1 - delta) + 1e-12)`.
+    /// `log(max_j W[k, j] exp(x_j) / (1 - delta) + 1e-12)`, `[B, t, F]`.
     pub max: Tensor<3>,
-    /// `W E`.
+    /// `W E`, `[B, t, F]`.
     pub resolution: Tensor<3>,
-    /// The input on the linear scale relative to each sample's maximum, `exp(x - m)`, 0 on
-    /// padding: `[B, T, F]`. Used to find empty frames.
-    pub linear: Tensor<3>,
+    /// Each input frame's mean linear energy relative to its sample's maximum,
+    /// `mean_F exp(x - m)`, 0 on padding (detached): `[B, T]`. Used to find empty frames.
+    pub energy: Tensor<2>,
+}
+
+impl Warped {
+    fn from_feature(feature: Tensor<4>, energy: Tensor<2>) -> Self {
+        let [batch, _, t, mels] = feature.dims();
+        let channel = |c| feature.clone().narrow(1, c, 1).reshape([batch, t, mels]);
+        Self {
+            mean: channel(0),
+            max: channel(1),
+            resolution: channel(2),
+            feature,
+            energy,
+        }
+    }
+}
+
+/// The portable warp's outputs (before stacking).
+struct PortableWarp {
+    mean: Tensor<3>,
+    max: Tensor<3>,
+    resolution: Tensor<3>,
+    /// `exp(x - m)`, 0 on padding, `[B, T, F]`.
+    linear: Tensor<3>,
 }
 
 /// The valid-frame mask `[B, T]` (1 inside each sample's length, 0 after).
@@ -192,12 +217,16 @@ pub(crate) fn to_linear(x: Tensor<3>, lengths: &[usize]) -> Linear {
 
 /// Warps a log spectrogram with normalised scores.
 ///
+/// On Burn's flex CPU backend this is one fused host operation with its own backward pass
+/// (see the `cpu` module); elsewhere it is built from Burn tensor operations. Both give the
+/// same values and gradients.
+///
 /// # Shapes
 /// - `x`: `[B, T, F]` log spectrogram (natural log)
 /// - `score`: `[B, T]` normalised scores (differentiable), matching `plan`
 /// - `positions`: `[T, F]` positional encoding
 /// - `lengths`: `B` valid lengths
-/// - output: three `[B, t, F]` tensors
+/// - output: `feature [B, 3, t, F]` and its three channels, `energy [B, T]`
 pub fn warp(
     x: Tensor<3>,
     score: Tensor<2>,
@@ -206,12 +235,33 @@ pub fn warp(
     lengths: &[usize],
     delta: f64,
 ) -> Warped {
-    let [batch, frames, mels] = x.dims();
+    let [batch, frames, _] = x.dims();
     assert_eq!(
         (batch, frames),
         (plan.batch, plan.frames),
         "plan does not fit x"
     );
+    if let Some((feature, energy)) =
+        crate::cpu::warp_op::warp(&x, &score, plan, &positions, lengths, delta)
+    {
+        return Warped::from_feature(feature, energy);
+    }
+    let out = warp_portable(x, score, plan, positions, lengths, delta);
+    let energy = out.linear.detach().mean_dim(2).reshape([batch, frames]); // [B, T]
+    let feature = Tensor::stack::<4>(vec![out.mean, out.max, out.resolution], 1); // [B, 3, t, F]
+    Warped::from_feature(feature, energy)
+}
+
+/// [`warp`] with Burn tensor operations only (any backend).
+fn warp_portable(
+    x: Tensor<3>,
+    score: Tensor<2>,
+    plan: &WarpPlan,
+    positions: Tensor<2>,
+    lengths: &[usize],
+    delta: f64,
+) -> PortableWarp {
+    let [batch, frames, mels] = x.dims();
     let device = x.device();
     let t = plan.out_frames;
     let n = batch * frames;
@@ -321,7 +371,7 @@ pub fn warp(
     let top = per_sample(top.iter().map(|&v| v as f32).collect());
     let log = |v: Tensor<3>| (v * value_scale.clone() + eps_shift.clone()).log() + top.clone();
     let max_scale = 1.0 / (1.0 - delta);
-    Warped {
+    PortableWarp {
         mean: log(mean_linear),
         max: log(max_linear * max_scale),
         resolution,
@@ -463,4 +513,128 @@ fn gather_max(
     let picked = value.gather(0, source);
     let w = weights.select(0, weight).reshape([rows, mels]);
     (picked * w).mask_fill(empty, 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn max_rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let a = a.flatten::<1>(0, D - 1);
+        let b = b.flatten::<1>(0, D - 1);
+        let scale = crate::host::read_f32(&b.clone().abs().max())[0].max(1e-3);
+        crate::host::read_f32(&(a - b).abs().max())[0] / scale
+    }
+
+    /// The fused flex warp against the portable one: all outputs, the energies and the
+    /// gradients with respect to the input, the scores and a learnable encoding, with padding.
+    #[test]
+    fn fused_warp_matches_the_portable_warp() {
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        let (batch, frames, mels, t, delta) = (3, 23, 5, 9, 0.6);
+        let lengths = [23, 17, 9];
+        let raw: Vec<f64> = (0..batch * frames)
+            .map(|i| 0.05 + ((i * 37) % 11) as f64 / 11.0)
+            .collect();
+        let mut host = Vec::new();
+        for (b, &len) in lengths.iter().enumerate() {
+            let row: Vec<f64> = (0..frames)
+                .map(|j| if j < len { raw[b * frames + j] } else { 0.0 })
+                .collect();
+            let mut s = crate::score_norm::exact_sum(&row[..len], t);
+            s.resize(frames, 0.0);
+            host.extend(s);
+        }
+        let plan = WarpPlan::new(&host, batch, frames, t);
+        let score_values: Vec<f32> = host.iter().map(|&v| v as f32).collect();
+        let x = Tensor::<3>::random(
+            [batch, frames, mels],
+            Distribution::Normal(-4.0, 2.0),
+            &device,
+        )
+        .require_grad();
+        let score = Tensor::<2>::from_data(TensorData::new(score_values, [batch, frames]), &device)
+            .require_grad();
+        let positions =
+            Tensor::<2>::random([frames, mels], Distribution::Default, &device).require_grad();
+        let weight =
+            Tensor::<4>::random([batch, 3, t, mels], Distribution::Normal(0.0, 1.0), &device);
+
+        let fused = warp(
+            x.clone(),
+            score.clone(),
+            &plan,
+            positions.clone(),
+            &lengths,
+            delta,
+        );
+        let portable = warp_portable(
+            x.clone(),
+            score.clone(),
+            &plan,
+            positions.clone(),
+            &lengths,
+            delta,
+        );
+        let stacked = Tensor::stack::<4>(
+            vec![
+                portable.mean.clone(),
+                portable.max.clone(),
+                portable.resolution.clone(),
+            ],
+            1,
+        );
+        assert!(
+            max_rel_diff(fused.feature.clone(), stacked.clone()) < 1e-5,
+            "feature"
+        );
+        let energy = portable.linear.clone().mean_dim(2).reshape([batch, frames]);
+        assert!(
+            max_rel_diff(fused.energy.clone(), energy.detach()) < 1e-5,
+            "energy"
+        );
+
+        let ga = (fused.feature * weight.clone()).sum().backward();
+        let gb = (stacked * weight).sum().backward();
+        for (name, a, b) in [
+            (
+                "x",
+                x.grad(&ga).unwrap().flatten::<1>(0, 2),
+                x.grad(&gb).unwrap().flatten::<1>(0, 2),
+            ),
+            (
+                "score",
+                score.grad(&ga).unwrap().flatten::<1>(0, 1),
+                score.grad(&gb).unwrap().flatten::<1>(0, 1),
+            ),
+            (
+                "positions",
+                positions.grad(&ga).unwrap().flatten::<1>(0, 1),
+                positions.grad(&gb).unwrap().flatten::<1>(0, 1),
+            ),
+        ] {
+            let d = max_rel_diff(a, b);
+            assert!(d < 1e-4, "gradient with respect to {name} differs by {d}");
+        }
+
+        // Without autodiff.
+        let (x, score, positions) = (x.inner(), score.inner(), positions.inner());
+        let plain = warp(
+            x.clone(),
+            score.clone(),
+            &plan,
+            positions.clone(),
+            &lengths,
+            delta,
+        );
+        let reference = warp_portable(x, score, &plan, positions, &lengths, delta);
+        let stacked =
+            Tensor::stack::<4>(vec![reference.mean, reference.max, reference.resolution], 1);
+        assert!(
+            max_rel_diff(plain.feature, stacked) < 1e-5,
+            "inference feature"
+        );
+    }
 }
