@@ -104,7 +104,7 @@ fn main() {
                     &lengths,
                     delta,
                 );
-                (w.mean.sum() + w.max.sum() + w.resolution.sum()).backward()
+                w.feature.sum().backward()
             });
             time("net fwd+bwd", &device, || {
                 net.forward(x.clone(), None).sum().backward()

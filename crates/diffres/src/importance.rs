@@ -374,6 +374,53 @@ mod tests {
         }
     }
 
+    /// The whole network on a `[B, T, F]` input (its first block reads a transposed view,
+    /// copied time-major by the kernel): fused against portable, values and gradients.
+    #[test]
+    fn fused_network_matches_the_portable_network() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let net = ImportanceNetConfig::new(16).init(&device).unwrap();
+        let twin = net.clone();
+        let x = Tensor::<3>::random([2, 30, 16], Distribution::Normal(-3.0, 2.0), &device)
+            .require_grad();
+        let mask = Tensor::<3>::from_data(
+            TensorData::new(
+                (0..60)
+                    .map(|i| {
+                        if i % 30 < 20 + i / 30 * 10 {
+                            1.0f32
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+                [2, 1, 30],
+            ),
+            &device,
+        );
+        let fused = net.forward(x.clone(), Some(&mask));
+        let mut h = x.clone().swap_dims(1, 2);
+        for block in &twin.blocks {
+            h = block.forward_portable(h, Some(&mask));
+        }
+        let portable = sigmoid(h).reshape([2, 30]);
+        let diff = |a: Tensor<1>, b: Tensor<1>| crate::host::read_f32(&(a - b).abs().max())[0];
+        assert!(diff(fused.clone().flatten(0, 1), portable.clone().flatten(0, 1)) < 1e-5);
+        let weight = Tensor::<2>::random([2, 30], Distribution::Default, &device);
+        let ga = (fused * weight.clone()).sum().backward();
+        let gb = (portable * weight).sum().backward();
+        let gx = diff(
+            x.grad(&ga).unwrap().flatten(0, 2),
+            x.grad(&gb).unwrap().flatten(0, 2),
+        );
+        assert!(gx < 1e-5, "input gradient differs by {gx}");
+        let w = |n: &ImportanceNet, g| n.blocks[0].conv1.weight.grad(g).unwrap().flatten::<1>(0, 2);
+        let gw = diff(w(&net, &ga), w(&twin, &gb));
+        assert!(gw < 1e-4, "first convolution's gradient differs by {gw}");
+    }
+
     #[test]
     fn even_kernel_is_rejected() {
         let err = ImportanceNetConfig::new(64).with_kernel_size(4).validate();

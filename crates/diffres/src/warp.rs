@@ -137,30 +137,33 @@ impl WarpPlan {
 
 /// The warp's outputs.
 pub struct Warped {
-    /// `[B, 3, t, F]`: the three outputs below, stacked (DiffRes's feature).
+    /// `[B, 3, t, F]`: the mean, max and resolution channels (see [`Warped::mean`],
+    /// [`Warped::max`], [`Warped::resolution`]), stacked: DiffRes's feature.
     pub feature: Tensor<4>,
-    /// `log(W exp(x) + 1e-12)`, `[B, t, F]`.
-    pub mean: Tensor<3>,
-    /// `log(max_j W[k, j] exp(x_j) / (1 - delta) + 1e-12)`, `[B, t, F]`.
-    pub max: Tensor<3>,
-    /// `W E`, `[B, t, F]`.
-    pub resolution: Tensor<3>,
     /// Each input frame's mean linear energy relative to its sample's maximum,
     /// `mean_F exp(x - m)`, 0 on padding (detached): `[B, T]`. Used to find empty frames.
     pub energy: Tensor<2>,
 }
 
 impl Warped {
-    fn from_feature(feature: Tensor<4>, energy: Tensor<2>) -> Self {
-        let [batch, _, t, mels] = feature.dims();
-        let channel = |c| feature.clone().narrow(1, c, 1).reshape([batch, t, mels]);
-        Self {
-            mean: channel(0),
-            max: channel(1),
-            resolution: channel(2),
-            feature,
-            energy,
-        }
+    fn channel(&self, c: usize) -> Tensor<3> {
+        let [batch, _, t, mels] = self.feature.dims();
+        self.feature.clone().narrow(1, c, 1).reshape([batch, t, mels])
+    }
+
+    /// `log(W exp(x) + 1e-12)`, `[B, t, F]` (a copy of channel 0 of the feature).
+    pub fn mean(&self) -> Tensor<3> {
+        self.channel(0)
+    }
+
+    /// `log(max_j W[k, j] exp(x_j) / (1 - delta) + 1e-12)`, `[B, t, F]` (channel 1).
+    pub fn max(&self) -> Tensor<3> {
+        self.channel(1)
+    }
+
+    /// `W E`, `[B, t, F]` (channel 2).
+    pub fn resolution(&self) -> Tensor<3> {
+        self.channel(2)
     }
 }
 
@@ -244,12 +247,12 @@ pub fn warp(
     if let Some((feature, energy)) =
         crate::cpu::warp_op::warp(&x, &score, plan, &positions, lengths, delta)
     {
-        return Warped::from_feature(feature, energy);
+        return Warped { feature, energy };
     }
     let out = warp_portable(x, score, plan, positions, lengths, delta);
     let energy = out.linear.detach().mean_dim(2).reshape([batch, frames]); // [B, T]
     let feature = Tensor::stack::<4>(vec![out.mean, out.max, out.resolution], 1); // [B, 3, t, F]
-    Warped::from_feature(feature, energy)
+    Warped { feature, energy }
 }
 
 /// [`warp`] with Burn tensor operations only (any backend).

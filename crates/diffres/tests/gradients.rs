@@ -128,9 +128,9 @@ fn host_loss(x: &[f64], s: &[f64], weight: &[f64], which: Output) -> f64 {
         DELTA,
     );
     let out = match which {
-        Output::Mean => w.mean,
-        Output::Max => w.max,
-        Output::Resolution => w.resolution,
+        Output::Mean => w.mean(),
+        Output::Max => w.max(),
+        Output::Resolution => w.resolution(),
     };
     read(out).iter().zip(weight).map(|(o, w)| o * w).sum()
 }
@@ -150,9 +150,9 @@ fn analytic(x: &[f64], s: &[f64], weight: &[f64], which: Output) -> (Vec<f64>, V
         DELTA,
     );
     let out = match which {
-        Output::Mean => w.mean,
-        Output::Max => w.max,
-        Output::Resolution => w.resolution,
+        Output::Mean => w.mean(),
+        Output::Max => w.max(),
+        Output::Resolution => w.resolution(),
     };
     let loss = (out * tensor3(weight, [B, OUT, F], &device)).sum();
     let grads = loss.backward();

@@ -85,7 +85,6 @@ impl Affine {
 /// What the training forward pass keeps for the backward pass.
 pub(crate) struct Saved {
     pub relu1: Vec<f32>,
-    pub norm1_out: Vec<f32>,
     pub relu2: Vec<f32>,
     pub norm1: Affine,
     pub norm2: Affine,
@@ -108,27 +107,78 @@ pub(crate) struct Trained {
     pub batch_stats: [(Vec<f32>, Vec<f32>); 2],
 }
 
-/// Copies sample `b` of `input`, times the mask, into `buf` (`[C, T + 2 pad]`, zero borders).
-fn pad_sample(
-    input: Strided3<'_>,
-    b: usize,
+/// One sample's convolution input, zero-padded in time and masked, stored in the layout that
+/// reads the source contiguously: channel-major `[C, T + 2 pad]`, or time-major
+/// `[T + 2 pad, C]` when the source's channels are adjacent in memory (the importance net's
+/// first input is a transposed view of `[B, T, F]`: copying it time-major avoids a strided
+/// transpose; the matrix products read either layout through strides).
+struct Padded {
+    data: Vec<f32>,
     channels: usize,
-    dims: &BlockDims,
-    mask: Option<&[f32]>,
-    buf: &mut [f32],
-) {
-    let (frames, pad, padded) = (dims.frames, dims.pad(), dims.padded());
-    let mask = mask.map(|m| &m[b * frames..(b + 1) * frames]);
-    for c in 0..channels {
-        let row = &mut buf[c * padded..(c + 1) * padded];
-        row[..pad].fill(0.0);
-        row[pad + frames..].fill(0.0);
-        let dst = &mut row[pad..pad + frames];
-        input.row(b, c, dst);
-        if let Some(mask) = mask {
-            for (v, m) in dst.iter_mut().zip(mask) {
-                *v *= m;
+    time_major: bool,
+}
+
+impl Padded {
+    /// Sample `b` of `input` (`[B, C, T]`) times `mask` (`[B, T]`, indexed with `b`).
+    fn new(
+        input: Strided3<'_>,
+        b: usize,
+        channels: usize,
+        dims: &BlockDims,
+        mask: Option<&[f32]>,
+    ) -> Self {
+        let (frames, pad, padded) = (dims.frames, dims.pad(), dims.padded());
+        let mask = mask.map(|m| &m[b * frames..(b + 1) * frames]);
+        let [_, sc, st] = input.strides;
+        let time_major = sc == 1 && st != 1 && channels > 1;
+        let mut data = vec![0.0f32; channels * padded];
+        if time_major {
+            for t in 0..frames {
+                let dst = &mut data[(t + pad) * channels..(t + pad + 1) * channels];
+                let start = input.offset + b * input.strides[0] + t * st;
+                dst.copy_from_slice(&input.data[start..start + channels]);
+                if let Some(mask) = mask {
+                    let m = mask[t];
+                    for v in dst.iter_mut() {
+                        *v *= m;
+                    }
+                }
             }
+        } else {
+            for c in 0..channels {
+                let dst = &mut data[c * padded + pad..c * padded + pad + frames];
+                input.row(b, c, dst);
+                if let Some(mask) = mask {
+                    for (v, m) in dst.iter_mut().zip(mask) {
+                        *v *= m;
+                    }
+                }
+            }
+        }
+        Self {
+            data,
+            channels,
+            time_major,
+        }
+    }
+
+    /// Tap `d` as a `[C, T]` matrix (`x[:, t + d dilation]`).
+    fn tap(&self, d: usize, dims: &BlockDims) -> View<'_> {
+        let shift = d * dims.dilation;
+        if self.time_major {
+            View::new(&self.data, shift * self.channels, 1, self.channels)
+        } else {
+            View::new(&self.data, shift, dims.padded(), 1)
+        }
+    }
+
+    /// Tap `d` as a `[T, C]` matrix (the transpose of [`Padded::tap`]).
+    fn tap_transposed(&self, d: usize, dims: &BlockDims) -> View<'_> {
+        let shift = d * dims.dilation;
+        if self.time_major {
+            View::new(&self.data, shift * self.channels, self.channels, 1)
+        } else {
+            View::new(&self.data, shift, 1, dims.padded())
         }
     }
 }
@@ -137,7 +187,7 @@ fn pad_sample(
 fn conv_sample(
     weight: &[f32],
     bias: &[f32],
-    padded_input: &[f32],
+    padded_input: &Padded,
     (cin, cout): (usize, usize),
     dims: &BlockDims,
     out: &mut [f32],
@@ -151,7 +201,7 @@ fn conv_sample(
             (cout, frames, cin),
             ViewMut::new(out, 0, frames, 1),
             View::new(weight, d, cin * kernel, kernel),
-            View::new(padded_input, d * dims.dilation, dims.padded(), 1),
+            padded_input.tap(d, dims),
             true,
             dims.inner_threads(),
         );
@@ -161,7 +211,7 @@ fn conv_sample(
 /// `grad_weight[:, :, d] += grad_out · padded[:, d dilation ..]^T` and `grad_bias += sum_t`.
 fn conv_weight_grad_sample(
     grad_out: &[f32],
-    padded_input: &[f32],
+    padded_input: &Padded,
     (cin, cout): (usize, usize),
     dims: &BlockDims,
     grad_weight: &mut [f32],
@@ -176,7 +226,7 @@ fn conv_weight_grad_sample(
             (cout, cin, frames),
             ViewMut::new(grad_weight, d, cin * kernel, kernel),
             View::new(grad_out, 0, frames, 1),
-            View::new(padded_input, d * dims.dilation, 1, dims.padded()),
+            padded_input.tap_transposed(d, dims),
             true,
             dims.inner_threads(),
         );
@@ -282,32 +332,30 @@ pub(crate) fn forward_inference(
     out.par_chunks_mut(cout * frames)
         .enumerate()
         .for_each(|(b, out)| {
-            let mut buf = vec![0.0f32; cin.max(cout) * dims.padded()];
-            pad_sample(input, b, cin, dims, mask, &mut buf);
+            let padded = Padded::new(input, b, cin, dims, mask);
             let mut h1 = vec![0.0f32; cout * frames];
             conv_sample(
                 &weights.conv1,
                 &weights.bias1,
-                &buf,
+                &padded,
                 (cin, cout),
                 dims,
                 &mut h1,
             );
+            drop(padded);
             relu_in_place(&mut h1);
             normalize_in_place(&mut h1, frames, norms[0], &weights.gamma1, &weights.beta1);
-            let h1_view = Strided3::contiguous(&h1, cout, frames);
-            pad_sample(
-                h1_view,
+            let padded = Padded::new(
+                Strided3::contiguous(&h1, cout, frames),
                 0,
                 cout,
                 dims,
-                mask.map(|m| &m[b * frames..(b + 1) * frames]),
-                &mut buf,
+                sample_mask(mask, b, frames),
             );
             conv_sample(
                 &weights.conv2,
                 &weights.bias2,
-                &buf,
+                &padded,
                 (cout, cout),
                 dims,
                 out,
@@ -319,6 +367,18 @@ pub(crate) fn forward_inference(
             }
         });
     out
+}
+
+/// Sample `b`'s mask.
+fn sample_mask(mask: Option<&[f32]>, b: usize, frames: usize) -> Option<&[f32]> {
+    mask.map(|m| &m[b * frames..(b + 1) * frames])
+}
+
+/// `h1 = BN1(relu1)` of one sample (recomputed rather than stored: one multiply-add a value).
+fn first_norm(relu1: &[f32], frames: usize, saved_norm: &Affine, weights: &Weights) -> Vec<f32> {
+    let mut h1 = relu1.to_vec();
+    normalize_in_place(&mut h1, frames, saved_norm, &weights.gamma1, &weights.beta1);
+    h1
 }
 
 /// Training forward with batch statistics. Returns the output `[B, C_out, T]`, what the
@@ -341,58 +401,75 @@ pub(crate) fn forward_train(
         .par_chunks_mut(sample)
         .enumerate()
         .map(|(b, a)| {
-            let mut buf = vec![0.0f32; cin * dims.padded()];
-            pad_sample(input, b, cin, dims, mask, &mut buf);
-            conv_sample(&weights.conv1, &weights.bias1, &buf, (cin, cout), dims, a);
+            let padded = Padded::new(input, b, cin, dims, mask);
+            conv_sample(
+                &weights.conv1,
+                &weights.bias1,
+                &padded,
+                (cin, cout),
+                dims,
+                a,
+            );
             relu_in_place(a);
             moments(a, frames)
         })
-        .reduce(zeros, add_into);
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(zeros(), add_into);
     let (mean1, var1) = statistics(&sums1, count);
     let norm1 = affine_of(&mean1, &var1, epsilons[0]);
 
     // h1 = BN1(.), relu(conv2(h1 m)) and its moments.
-    let mut norm1_out = relu1.clone();
     let mut relu2 = vec![0.0f32; dims.batch * sample];
-    let sums2 = norm1_out
+    let sums2 = relu2
         .par_chunks_mut(sample)
-        .zip(relu2.par_chunks_mut(sample))
+        .zip(relu1.par_chunks(sample))
         .enumerate()
-        .map(|(b, (h1, a2))| {
-            normalize_in_place(h1, frames, &norm1, &weights.gamma1, &weights.beta1);
-            let mut buf = vec![0.0f32; cout * dims.padded()];
-            let sample_mask = mask.map(|m| &m[b * frames..(b + 1) * frames]);
-            pad_sample(
-                Strided3::contiguous(h1, cout, frames),
+        .map(|(b, (a2, a1))| {
+            let h1 = first_norm(a1, frames, &norm1, weights);
+            let padded = Padded::new(
+                Strided3::contiguous(&h1, cout, frames),
                 0,
                 cout,
                 dims,
-                sample_mask,
-                &mut buf,
+                sample_mask(mask, b, frames),
             );
-            conv_sample(&weights.conv2, &weights.bias2, &buf, (cout, cout), dims, a2);
+            conv_sample(
+                &weights.conv2,
+                &weights.bias2,
+                &padded,
+                (cout, cout),
+                dims,
+                a2,
+            );
             relu_in_place(a2);
             moments(a2, frames)
         })
-        .reduce(zeros, add_into);
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(zeros(), add_into);
     let (mean2, var2) = statistics(&sums2, count);
     let norm2 = affine_of(&mean2, &var2, epsilons[1]);
 
     // out = h1 + BN2(.)
     let mut out = relu2.clone();
     out.par_chunks_mut(sample)
-        .zip(norm1_out.par_chunks(sample))
-        .for_each(|(o, h1)| {
+        .zip(relu1.par_chunks(sample))
+        .for_each(|(o, a1)| {
             normalize_in_place(o, frames, &norm2, &weights.gamma2, &weights.beta2);
-            for (o, h) in o.iter_mut().zip(h1) {
-                *o += h;
+            for c in 0..cout {
+                let scale = weights.gamma1[c] * norm1.inv_std[c];
+                let shift = weights.beta1[c] - norm1.mean[c] * scale;
+                let rows = c * frames..(c + 1) * frames;
+                for (o, &a) in o[rows.clone()].iter_mut().zip(&a1[rows]) {
+                    *o += a * scale + shift;
+                }
             }
         });
     Trained {
         out,
         saved: Saved {
             relu1,
-            norm1_out,
             relu2,
             norm1,
             norm2,
@@ -415,7 +492,8 @@ pub(crate) struct Grads {
     pub beta2: Vec<f32>,
 }
 
-/// Per-thread accumulators of a convolution's parameter gradients and the next norm's sums.
+/// One sample's share of a convolution's parameter gradients and of the next norm's sums.
+/// Shares are merged in sample order, so results do not depend on thread scheduling.
 struct ConvAcc {
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -511,7 +589,9 @@ pub(crate) fn backward(
         .par_chunks(sample)
         .zip(saved.relu2.par_chunks(sample))
         .map(|(g, a2)| norm_sums(g, a2, frames, &saved.norm2))
-        .reduce(zeros, add_into);
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(zeros(), add_into);
     let beta2: Vec<f32> = sums2[..cout].iter().map(|&v| v as f32).collect();
     let gamma2: Vec<f32> = sums2[cout..].iter().map(|&v| v as f32).collect();
 
@@ -520,64 +600,65 @@ pub(crate) fn backward(
     let acc2 = grad_h1
         .par_chunks_mut(sample)
         .enumerate()
-        .fold(
-            || ConvAcc::new(weights.conv2.len(), cout, 2 * cout),
-            |mut acc, (b, g_h1)| {
-                let rows = b * sample..(b + 1) * sample;
-                let mut g_z2 = grad_out[rows.clone()].to_vec();
-                norm_relu_backward(
-                    &mut g_z2,
-                    &saved.relu2[rows.clone()],
-                    frames,
-                    &saved.norm2,
-                    &weights.gamma2,
-                    &sums2,
-                    count,
-                );
-                let sample_mask = mask.map(|m| &m[b * frames..(b + 1) * frames]);
-                let mut buf = vec![0.0f32; cout * dims.padded()];
-                let h1 = Strided3::contiguous(&saved.norm1_out[rows.clone()], cout, frames);
-                pad_sample(h1, 0, cout, dims, sample_mask, &mut buf);
-                conv_weight_grad_sample(
-                    &g_z2,
-                    &buf,
-                    (cout, cout),
-                    dims,
-                    &mut acc.weight,
-                    &mut acc.bias,
-                );
-                conv_input_grad_sample(&weights.conv2, &g_z2, (cout, cout), dims, &mut buf);
-                let pad = dims.pad();
-                for c in 0..cout {
-                    let from = &buf[c * dims.padded() + pad..c * dims.padded() + pad + frames];
-                    let to = &mut g_h1[c * frames..(c + 1) * frames];
-                    let residual =
-                        &grad_out[rows.start + c * frames..rows.start + (c + 1) * frames];
-                    match sample_mask {
-                        Some(m) => {
-                            for (((t, &f), &r), &m) in to.iter_mut().zip(from).zip(residual).zip(m)
-                            {
-                                *t = r + f * m;
-                            }
+        .map(|(b, g_h1)| {
+            let mut acc = ConvAcc::new(weights.conv2.len(), cout, 2 * cout);
+            let rows = b * sample..(b + 1) * sample;
+            let mut g_z2 = grad_out[rows.clone()].to_vec();
+            norm_relu_backward(
+                &mut g_z2,
+                &saved.relu2[rows.clone()],
+                frames,
+                &saved.norm2,
+                &weights.gamma2,
+                &sums2,
+                count,
+            );
+            let sample_mask = sample_mask(mask, b, frames);
+            let h1 = first_norm(&saved.relu1[rows.clone()], frames, &saved.norm1, weights);
+            let padded = Padded::new(
+                Strided3::contiguous(&h1, cout, frames),
+                0,
+                cout,
+                dims,
+                sample_mask,
+            );
+            drop(h1);
+            conv_weight_grad_sample(
+                &g_z2,
+                &padded,
+                (cout, cout),
+                dims,
+                &mut acc.weight,
+                &mut acc.bias,
+            );
+            drop(padded);
+            let mut buf = vec![0.0f32; cout * dims.padded()];
+            conv_input_grad_sample(&weights.conv2, &g_z2, (cout, cout), dims, &mut buf);
+            let pad = dims.pad();
+            for c in 0..cout {
+                let from = &buf[c * dims.padded() + pad..c * dims.padded() + pad + frames];
+                let to = &mut g_h1[c * frames..(c + 1) * frames];
+                let residual = &grad_out[rows.start + c * frames..rows.start + (c + 1) * frames];
+                match sample_mask {
+                    Some(m) => {
+                        for (((t, &f), &r), &m) in to.iter_mut().zip(from).zip(residual).zip(m) {
+                            *t = r + f * m;
                         }
-                        None => {
-                            for ((t, &f), &r) in to.iter_mut().zip(from).zip(residual) {
-                                *t = r + f;
-                            }
+                    }
+                    None => {
+                        for ((t, &f), &r) in to.iter_mut().zip(from).zip(residual) {
+                            *t = r + f;
                         }
                     }
                 }
-                let sums = norm_sums(g_h1, &saved.relu1[rows], frames, &saved.norm1);
-                for (a, s) in acc.sums.iter_mut().zip(sums) {
-                    *a += s;
-                }
-                acc
-            },
-        )
-        .reduce(
-            || ConvAcc::new(weights.conv2.len(), cout, 2 * cout),
-            ConvAcc::merge,
-        );
+            }
+            acc.sums = norm_sums(g_h1, &saved.relu1[rows], frames, &saved.norm1);
+            acc
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .reduce(ConvAcc::merge)
+        .expect("a batch of at least one sample");
     let sums1 = &acc2.sums;
     let beta1: Vec<f32> = sums1[..cout].iter().map(|&v| v as f32).collect();
     let gamma1: Vec<f32> = sums1[cout..].iter().map(|&v| v as f32).collect();
@@ -598,51 +679,50 @@ pub(crate) fn backward(
         .par_chunks_mut(sample)
         .zip(input_chunks.par_iter_mut())
         .enumerate()
-        .fold(
-            || ConvAcc::new(weights.conv1.len(), cout, 0),
-            |mut acc, (b, (g_z1, g_x))| {
-                let rows = b * sample..(b + 1) * sample;
-                norm_relu_backward(
-                    g_z1,
-                    &saved.relu1[rows],
-                    frames,
-                    &saved.norm1,
-                    &weights.gamma1,
-                    sums1,
-                    count,
-                );
+        .map(|(b, (g_z1, g_x))| {
+            let mut acc = ConvAcc::new(weights.conv1.len(), cout, 0);
+            let rows = b * sample..(b + 1) * sample;
+            norm_relu_backward(
+                g_z1,
+                &saved.relu1[rows],
+                frames,
+                &saved.norm1,
+                &weights.gamma1,
+                sums1,
+                count,
+            );
+            let padded = Padded::new(input, b, cin, dims, mask);
+            conv_weight_grad_sample(
+                g_z1,
+                &padded,
+                (cin, cout),
+                dims,
+                &mut acc.weight,
+                &mut acc.bias,
+            );
+            if input_grad {
+                drop(padded);
                 let mut buf = vec![0.0f32; cin * dims.padded()];
-                pad_sample(input, b, cin, dims, mask, &mut buf);
-                conv_weight_grad_sample(
-                    g_z1,
-                    &buf,
-                    (cin, cout),
-                    dims,
-                    &mut acc.weight,
-                    &mut acc.bias,
-                );
-                if input_grad {
-                    conv_input_grad_sample(&weights.conv1, g_z1, (cin, cout), dims, &mut buf);
-                    let pad = dims.pad();
-                    let sample_mask = mask.map(|m| &m[b * frames..(b + 1) * frames]);
-                    for c in 0..cin {
-                        let from = &buf[c * dims.padded() + pad..c * dims.padded() + pad + frames];
-                        let to = &mut g_x[c * frames..(c + 1) * frames];
-                        to.copy_from_slice(from);
-                        if let Some(m) = sample_mask {
-                            for (t, &m) in to.iter_mut().zip(m) {
-                                *t *= m;
-                            }
+                conv_input_grad_sample(&weights.conv1, g_z1, (cin, cout), dims, &mut buf);
+                let pad = dims.pad();
+                let sample_mask = sample_mask(mask, b, frames);
+                for c in 0..cin {
+                    let from = &buf[c * dims.padded() + pad..c * dims.padded() + pad + frames];
+                    let to = &mut g_x[c * frames..(c + 1) * frames];
+                    to.copy_from_slice(from);
+                    if let Some(m) = sample_mask {
+                        for (t, &m) in to.iter_mut().zip(m) {
+                            *t *= m;
                         }
                     }
                 }
-                acc
-            },
-        )
-        .reduce(
-            || ConvAcc::new(weights.conv1.len(), cout, 0),
-            ConvAcc::merge,
-        );
+            }
+            acc
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .reduce(ConvAcc::merge)
+        .expect("a batch of at least one sample");
     Grads {
         input: input_grad.then_some(grad_input),
         conv1: acc1.weight,
@@ -653,5 +733,70 @@ pub(crate) fn backward(
         bias2: acc2.bias,
         gamma2,
         beta2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    /// Gradients are merged in sample order: the same bits on 1 thread as on 3.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let dims = BlockDims {
+            batch: 5,
+            channels_in: 4,
+            channels_out: 3,
+            frames: 40,
+            kernel: 5,
+            dilation: 2,
+        };
+        let weights = Weights {
+            conv1: values(3 * 4 * 5, 1),
+            bias1: values(3, 2),
+            gamma1: values(3, 3),
+            beta1: values(3, 4),
+            conv2: values(3 * 3 * 5, 5),
+            bias2: values(3, 6),
+            gamma2: values(3, 7),
+            beta2: values(3, 8),
+        };
+        let x = values(5 * 4 * 40, 9);
+        let mask: Vec<f32> = (0..5 * 40).map(|i| (i % 40 < 30) as u8 as f32).collect();
+        let grad = values(5 * 3 * 40, 10);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let input = Strided3::contiguous(&x, 4, 40);
+                let trained = forward_train(&dims, &weights, [1e-5, 1e-5], input, Some(&mask));
+                let g = backward(
+                    &dims,
+                    &weights,
+                    &trained.saved,
+                    input,
+                    Some(&mask),
+                    &grad,
+                    true,
+                );
+                (
+                    trained.out,
+                    g.input.unwrap(),
+                    g.conv1,
+                    g.conv2,
+                    g.gamma1,
+                    g.bias2,
+                )
+            })
+        };
+        assert!(run(1) == run(3));
     }
 }

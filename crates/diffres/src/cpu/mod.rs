@@ -12,6 +12,7 @@
 
 pub(crate) mod conv_block;
 pub(crate) mod conv_block_op;
+pub(crate) mod fastmath;
 pub(crate) mod flex;
 pub(crate) mod matmul;
 pub(crate) mod strided;

@@ -18,10 +18,10 @@ impl<'a> Strided3<'a> {
         }
     }
 
-    /// One element.
-    #[inline]
-    pub fn get(&self, a: usize, b: usize, c: usize) -> f32 {
-        self.data[self.offset + a * self.strides[0] + b * self.strides[1] + c * self.strides[2]]
+    /// Elements `(a, b, 0..len)` as a slice, when the last dimension is contiguous.
+    pub fn row_slice(&self, a: usize, b: usize, len: usize) -> Option<&'a [f32]> {
+        let start = self.offset + a * self.strides[0] + b * self.strides[1];
+        (self.strides[2] == 1).then(|| &self.data[start..start + len])
     }
 
     /// Elements `(a, b, 0..out.len())` into `out`.

@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use super::fastmath;
 use super::strided::Strided3;
 
 /// Sizes of a warp.
@@ -55,22 +56,19 @@ impl LogScale {
     }
 
     fn log(&self, v: f32) -> f32 {
-        (v * self.scale + self.eps_shift).ln() + self.top
+        fastmath::ln(v * self.scale + self.eps_shift) + self.top
     }
 
-    /// `d log / d v`.
-    fn slope(&self, v: f32) -> f32 {
-        self.scale / (v * self.scale + self.eps_shift)
+    /// `d log / d v` at the `v` whose log is `out`: `scale / (v scale + eps_shift)`, and
+    /// `v scale + eps_shift = exp(out - top)`, so the linear values need not be kept.
+    fn slope_at(&self, out: f32) -> f32 {
+        self.scale * fastmath::exp(self.top - out)
     }
 }
 
 /// Everything the backward pass needs beyond the inputs.
 pub(crate) struct WarpSaved {
     pub scales: Vec<LogScale>,
-    /// `sum_j W[k, j] v_j`, `[B, t, F]`.
-    pub mean_linear: Vec<f32>,
-    /// `max_j W[k, j] v_j`, `[B, t, F]`.
-    pub max_linear: Vec<f32>,
     /// Winner of each max element: `j` for frame `j`'s first share, `T + j` for its second,
     /// [`NONE`] for a row without sources. `[B, t, F]`.
     pub winners: Vec<u32>,
@@ -99,10 +97,16 @@ pub(crate) struct WarpForward {
 /// The maximum of `x` over each sample's valid frames.
 fn sample_max(x: Strided3<'_>, b: usize, length: usize, mels: usize) -> f32 {
     let mut best = -1e30f32;
+    let mut scratch = vec![0.0f32; mels];
     for j in 0..length {
-        for f in 0..mels {
-            best = best.max(x.get(b, j, f));
-        }
+        let row = match x.row_slice(b, j, mels) {
+            Some(row) => row,
+            None => {
+                x.row(b, j, &mut scratch);
+                &scratch
+            }
+        };
+        best = best.max(fastmath::max(row));
     }
     best
 }
@@ -122,7 +126,7 @@ fn linear_sample(
         if j < length {
             x.row(b, j, row);
             for v in row.iter_mut() {
-                *v = (*v - shift).exp();
+                *v = fastmath::exp(*v - shift);
             }
         } else {
             row.fill(0.0);
@@ -158,22 +162,19 @@ pub(crate) fn forward(
     let max_scale = (1.0 / (1.0 - delta)) as f32;
     let mut feature = vec![0.0f32; batch * 3 * plane];
     let mut energy = vec![0.0f32; batch * frames];
-    let mut mean_linear = vec![0.0f32; batch * plane];
-    let mut max_linear = vec![0.0f32; batch * plane];
     let mut winners = vec![NONE; batch * plane];
     let scales: Vec<LogScale> = feature
         .par_chunks_mut(3 * plane)
         .zip(energy.par_chunks_mut(frames))
-        .zip(mean_linear.par_chunks_mut(plane))
-        .zip(max_linear.par_chunks_mut(plane))
         .zip(winners.par_chunks_mut(plane))
         .enumerate()
-        .map(|(b, ((((feature, energy), mean), best), arg))| {
+        .map(|(b, ((feature, energy), arg))| {
             let scale = LogScale::new(sample_max(x, b, lengths[b], mels));
             let mut v = vec![0.0f32; frames * mels];
             linear_sample(x, b, lengths[b], scale.shift, dims, &mut v);
-            let (_, rest) = feature.split_at_mut(plane);
-            let (_, resolution) = rest.split_at_mut(plane);
+            // The linear sums and maxima are built in the output planes, then logged in place.
+            let (mean, rest) = feature.split_at_mut(plane);
+            let (best, resolution) = rest.split_at_mut(plane);
             best.fill(f32::NEG_INFINITY);
             let base = (b * (t + 1)) as i64;
             // First shares of every frame, then second shares: the portable path's order of
@@ -224,13 +225,11 @@ pub(crate) fn forward(
                     *bst = 0.0;
                 }
             }
-            let (mean_out, rest) = feature.split_at_mut(plane);
-            let (max_out, _) = rest.split_at_mut(plane);
-            for (o, &m) in mean_out.iter_mut().zip(mean.iter()) {
-                *o = scale.log(m);
+            for m in mean.iter_mut() {
+                *m = scale.log(*m);
             }
-            for (o, &m) in max_out.iter_mut().zip(best.iter()) {
-                *o = scale.log(m * max_scale);
+            for m in best.iter_mut() {
+                *m = scale.log(*m * max_scale);
             }
             scale
         })
@@ -238,12 +237,7 @@ pub(crate) fn forward(
     WarpForward {
         feature,
         energy,
-        saved: WarpSaved {
-            scales,
-            mean_linear,
-            max_linear,
-            winners,
-        },
+        saved: WarpSaved { scales, winners },
     }
 }
 
@@ -254,7 +248,7 @@ pub(crate) struct WarpGrads {
     pub positions: Option<Vec<f32>>,
 }
 
-/// Backward of [`forward`] given `grad` (`[B, 3, t, F]`).
+/// Backward of [`forward`] given its output `feature` and `grad` (both `[B, 3, t, F]`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     dims: &WarpDims,
@@ -265,6 +259,7 @@ pub(crate) fn backward(
     lengths: &[usize],
     delta: f64,
     saved: &WarpSaved,
+    feature: &[f32],
     grad: &[f32],
     (want_x, want_positions): (bool, bool),
 ) -> WarpGrads {
@@ -287,133 +282,143 @@ pub(crate) fn backward(
     } else {
         (0..batch).map(|_| <&mut [f32]>::default()).collect()
     };
-    let position_len = if want_positions { frames * mels } else { 0 };
-    let grad_positions = grad_score
+    grad_score
         .par_chunks_mut(frames)
         .zip(x_chunks.par_iter_mut())
         .enumerate()
-        .fold(
-            || vec![0.0f32; position_len],
-            |mut grad_pos, (b, (grad_s, grad_x))| {
-                let scale = saved.scales[b];
-                let mut v = vec![0.0f32; frames * mels];
-                linear_sample(x, b, lengths[b], scale.shift, dims, &mut v);
-                let g = &grad[b * 3 * plane..(b + 1) * 3 * plane];
-                let (g_mean, rest) = g.split_at(plane);
-                let (g_max, g_res) = rest.split_at(plane);
-                let out = b * plane..(b + 1) * plane;
-                // Gradients with respect to the linear sums.
-                let g_sum: Vec<f32> = g_mean
-                    .iter()
-                    .zip(&saved.mean_linear[out.clone()])
-                    .map(|(&g, &m)| g * scale.slope(m))
-                    .collect();
-                let g_top: Vec<f32> = g_max
-                    .iter()
-                    .zip(&saved.max_linear[out.clone()])
-                    .map(|(&g, &m)| g * max_scale * scale.slope(m * max_scale))
-                    .collect();
-                let mut g_v = if want_x {
-                    vec![0.0f32; frames * mels]
-                } else {
-                    Vec::new()
-                };
-                let mut g_first = vec![0.0f32; frames];
-                let mut g_next = vec![0.0f32; frames];
-                let base = (b * (t + 1)) as i64;
-                for j in 0..frames {
-                    let i = b * frames + j;
-                    let (w_first, w_next, crossing) = shares(score[i], routes.overhang[i]);
-                    let src = &v[j * mels..(j + 1) * mels];
-                    let pos = &positions[j * mels..(j + 1) * mels];
-                    for (half, w) in [(0, w_first), (1, w_next)] {
-                        if half == 1 && !crossing {
-                            continue;
-                        }
-                        let row = if half == 0 {
-                            routes.first_row[i]
-                        } else {
-                            routes.second_row[i]
-                        };
-                        let k = (row - base) as usize;
-                        if k >= t {
-                            continue;
-                        }
-                        let cells = k * mels..(k + 1) * mels;
-                        let gs = &g_sum[cells.clone()];
-                        let gr = &g_res[cells];
-                        let mut acc = 0.0f32;
-                        for f in 0..mels {
-                            acc += gs[f] * src[f] + gr[f] * pos[f];
-                        }
-                        if half == 0 {
-                            g_first[j] += acc;
-                        } else {
-                            g_next[j] += acc;
-                        }
-                        if want_x {
-                            for (gv, &g) in g_v[j * mels..(j + 1) * mels].iter_mut().zip(gs) {
-                                *gv += w * g;
-                            }
-                        }
-                        if want_positions {
-                            for (gp, &g) in grad_pos[j * mels..(j + 1) * mels].iter_mut().zip(gr) {
-                                *gp += w * g;
-                            }
-                        }
-                    }
-                }
-                // The max: each element's gradient goes to its winning source.
-                let arg = &saved.winners[out];
-                for (cell, (&a, &g)) in arg.iter().zip(&g_top).enumerate() {
-                    if a == NONE {
+        .for_each(|(b, (grad_s, grad_x))| {
+            let scale = saved.scales[b];
+            let mut v = vec![0.0f32; frames * mels];
+            linear_sample(x, b, lengths[b], scale.shift, dims, &mut v);
+            let g = &grad[b * 3 * plane..(b + 1) * 3 * plane];
+            let (g_mean, rest) = g.split_at(plane);
+            let (g_max, g_res) = rest.split_at(plane);
+            let out = b * plane..(b + 1) * plane;
+            // Gradients with respect to the linear sums.
+            let y = &feature[b * 3 * plane..(b + 1) * 3 * plane];
+            let g_sum: Vec<f32> = g_mean
+                .iter()
+                .zip(&y[..plane])
+                .map(|(&g, &o)| g * scale.slope_at(o))
+                .collect();
+            let g_top: Vec<f32> = g_max
+                .iter()
+                .zip(&y[plane..2 * plane])
+                .map(|(&g, &o)| g * max_scale * scale.slope_at(o))
+                .collect();
+            let mut g_v = if want_x {
+                vec![0.0f32; frames * mels]
+            } else {
+                Vec::new()
+            };
+            let mut g_first = vec![0.0f32; frames];
+            let mut g_next = vec![0.0f32; frames];
+            let base = (b * (t + 1)) as i64;
+            for j in 0..frames {
+                let i = b * frames + j;
+                let (w_first, w_next, crossing) = shares(score[i], routes.overhang[i]);
+                let src = &v[j * mels..(j + 1) * mels];
+                let pos = &positions[j * mels..(j + 1) * mels];
+                for (half, w) in [(0, w_first), (1, w_next)] {
+                    if half == 1 && !crossing {
                         continue;
                     }
-                    let (half, j) = ((a as usize) / frames, (a as usize) % frames);
-                    let f = cell % mels;
-                    let i = b * frames + j;
-                    let (w_first, w_next, _) = shares(score[i], routes.overhang[i]);
-                    let value = v[j * mels + f];
-                    if half == 0 {
-                        g_first[j] += g * value;
+                    let row = if half == 0 {
+                        routes.first_row[i]
                     } else {
-                        g_next[j] += g * value;
+                        routes.second_row[i]
+                    };
+                    let k = (row - base) as usize;
+                    if k >= t {
+                        continue;
+                    }
+                    let cells = k * mels..(k + 1) * mels;
+                    let gs = &g_sum[cells.clone()];
+                    let gr = &g_res[cells];
+                    let mut acc = 0.0f32;
+                    for f in 0..mels {
+                        acc += gs[f] * src[f] + gr[f] * pos[f];
+                    }
+                    if half == 0 {
+                        g_first[j] += acc;
+                    } else {
+                        g_next[j] += acc;
                     }
                     if want_x {
-                        g_v[j * mels + f] += g * if half == 0 { w_first } else { w_next };
+                        for (gv, &g) in g_v[j * mels..(j + 1) * mels].iter_mut().zip(gs) {
+                            *gv += w * g;
+                        }
                     }
                 }
-                // Through the cumulative sum: d/ds_i = g_first_i + sum_{j >= i, crossing}
-                // (g_next_j - g_first_j).
-                let mut tail = 0.0f64;
-                for j in (0..frames).rev() {
-                    let i = b * frames + j;
-                    if routes.overhang[i] > 0.0 {
-                        tail += (g_next[j] - g_first[j]) as f64;
-                    }
-                    grad_s[j] = g_first[j] + tail as f32;
+            }
+            // The max: each element's gradient goes to its winning source.
+            let arg = &saved.winners[out];
+            for (cell, (&a, &g)) in arg.iter().zip(&g_top).enumerate() {
+                if a == NONE {
+                    continue;
+                }
+                let (half, j) = ((a as usize) / frames, (a as usize) % frames);
+                let f = cell % mels;
+                let i = b * frames + j;
+                let (w_first, w_next, _) = shares(score[i], routes.overhang[i]);
+                let value = v[j * mels + f];
+                if half == 0 {
+                    g_first[j] += g * value;
+                } else {
+                    g_next[j] += g * value;
                 }
                 if want_x {
-                    for ((gx, &gv), &v) in grad_x.iter_mut().zip(&g_v).zip(&v) {
-                        *gx = gv * v;
+                    g_v[j * mels + f] += g * if half == 0 { w_first } else { w_next };
+                }
+            }
+            // Through the cumulative sum: d/ds_i = g_first_i + sum_{j >= i, crossing}
+            // (g_next_j - g_first_j).
+            let mut tail = 0.0f64;
+            for j in (0..frames).rev() {
+                let i = b * frames + j;
+                if routes.overhang[i] > 0.0 {
+                    tail += (g_next[j] - g_first[j]) as f64;
+                }
+                grad_s[j] = g_first[j] + tail as f32;
+            }
+            if want_x {
+                for ((gx, &gv), &v) in grad_x.iter_mut().zip(&g_v).zip(&v) {
+                    *gx = gv * v;
+                }
+            }
+        });
+    drop(x_chunks);
+    let positions = want_positions.then(|| {
+        // Frame by frame (summing over the batch in order), so the result does not depend on
+        // thread scheduling.
+        let mut grad_positions = vec![0.0f32; frames * mels];
+        grad_positions
+            .par_chunks_mut(mels)
+            .enumerate()
+            .for_each(|(j, out)| {
+                for b in 0..batch {
+                    let i = b * frames + j;
+                    let (w_first, w_next, crossing) = shares(score[i], routes.overhang[i]);
+                    let base = (b * (t + 1)) as i64;
+                    let g_res = &grad[b * 3 * plane + 2 * plane..(b + 1) * 3 * plane];
+                    for (w, row, used) in [
+                        (w_first, routes.first_row[i], true),
+                        (w_next, routes.second_row[i], crossing),
+                    ] {
+                        let k = (row - base) as usize;
+                        if used && k < t {
+                            for (o, &g) in out.iter_mut().zip(&g_res[k * mels..(k + 1) * mels]) {
+                                *o += w * g;
+                            }
+                        }
                     }
                 }
-                grad_pos
-            },
-        )
-        .reduce(
-            || vec![0.0f32; position_len],
-            |mut a, b| {
-                for (a, b) in a.iter_mut().zip(b) {
-                    *a += b;
-                }
-                a
-            },
-        );
-    drop(x_chunks);
+            });
+        grad_positions
+    });
     WarpGrads {
         x: want_x.then_some(grad_x),
         score: grad_score,
-        positions: want_positions.then_some(grad_positions),
+        positions,
     }
 }

@@ -114,6 +114,8 @@ fn warp_tracked<C: Strategy>(
         &device,
     );
     let feature = flex_tensor(out.feature, &[dims.batch, 3, dims.out_frames, dims.mels]);
+    // Kept for the backward pass (shared, not copied; flex copies on write).
+    let feature_kept = feature.clone();
     let nodes = [x_ad.node(), score_ad.node(), positions_ad.node()];
     let output = match WarpBackward.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
@@ -128,6 +130,7 @@ fn warp_tracked<C: Strategy>(
                 lengths: args.lengths.to_vec(),
                 delta: args.delta,
                 saved: out.saved,
+                feature: feature_kept,
             }));
             prep.finish(state, feature)
         }
@@ -154,6 +157,8 @@ struct State {
     lengths: Vec<usize>,
     delta: f64,
     saved: WarpSaved,
+    /// The forward output.
+    feature: FlexTensor,
 }
 
 impl std::fmt::Debug for State {
@@ -188,6 +193,7 @@ impl Backward<Flex, 3> for WarpBackward {
             &s.lengths,
             s.delta,
             &s.saved,
+            &host(&s.feature),
             &grad,
             (x_parent.is_some(), positions_parent.is_some()),
         );
