@@ -532,6 +532,8 @@ fn cross_validate(a: &TrainArgs) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Training reallocates the same large buffers every step: keep them (see its docs).
+    diffres::keep_freed_memory();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -24,6 +24,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    diffres::keep_freed_memory(); // as the `diffres` tool does
     let quick = std::env::args().any(|a| a == "--quick");
     let (batch, frames, mels, classes) = (32usize, 100usize, 128usize, 10usize);
     let reps = if quick { 1 } else { 5 };

@@ -1,8 +1,11 @@
 //! Speed and memory of the DiffRes layer and two baselines on the CPU (Burn flex).
 //!
 //! ```text
-//! cargo run --release -p diffres --example bench_layer [-- --quick] [--threads N]
+//! cargo run --release -p diffres --example bench_layer [-- --quick] [--threads N] [--malloc-defaults]
 //! ```
+//!
+//! Like the `diffres` tool, it calls [`diffres::keep_freed_memory`] first, unless
+//! `--malloc-defaults` is given.
 //!
 //! Prints a markdown table: forward on the inference device (no autodiff), forward + backward
 //! on the autodiff device (backward of `feature.sum() + guide_loss`), batch 32, F = 128; the
@@ -206,6 +209,8 @@ fn cpu_model() -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    // As the `diffres` tool does, unless the allocator's defaults are asked for.
+    let kept = !args.iter().any(|a| a == "--malloc-defaults") && diffres::keep_freed_memory();
     let threads = args.iter().position(|a| a == "--threads").map(|i| {
         args.get(i + 1)
             .and_then(|n| n.parse::<usize>().ok())
@@ -234,10 +239,15 @@ fn main() {
     let baseline_reps = if quick { 1 } else { 5 };
 
     println!(
-        "# DiffRes layer benchmark{}\n\nCPU: {} | threads: {} | batch {batch}, F = {mels} | Burn flex, release\n",
+        "# DiffRes layer benchmark{}\n\nCPU: {} | threads: {} | batch {batch}, F = {mels} | Burn flex, release | malloc: {}\n",
         if quick { " (quick smoke run)" } else { "" },
         cpu_model(),
-        threads_used
+        threads_used,
+        if kept {
+            "freed memory kept (diffres::keep_freed_memory)"
+        } else {
+            "system defaults"
+        }
     );
     let mut rows = Vec::new();
     for &(frames, delta, reps) in &diffres_cases {

@@ -148,7 +148,10 @@ pub struct Warped {
 impl Warped {
     fn channel(&self, c: usize) -> Tensor<3> {
         let [batch, _, t, mels] = self.feature.dims();
-        self.feature.clone().narrow(1, c, 1).reshape([batch, t, mels])
+        self.feature
+            .clone()
+            .narrow(1, c, 1)
+            .reshape([batch, t, mels])
     }
 
     /// `log(W exp(x) + 1e-12)`, `[B, t, F]` (a copy of channel 0 of the feature).
