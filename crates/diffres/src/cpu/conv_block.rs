@@ -319,6 +319,44 @@ fn relu_in_place(values: &mut [f32]) {
     }
 }
 
+/// `relu(conv1(x m))` of sample `b` into `out` (`[C_out, T]`).
+fn first_conv_relu(
+    input: Strided3<'_>,
+    b: usize,
+    mask: Option<&[f32]>,
+    dims: &BlockDims,
+    weights: &Weights,
+    out: &mut [f32],
+) {
+    let padded = Padded::new(input, b, dims.channels_in, dims, mask);
+    let channels = (dims.channels_in, dims.channels_out);
+    conv_sample(&weights.conv1, &weights.bias1, &padded, channels, dims, out);
+    relu_in_place(out);
+}
+
+/// `relu(conv2(h1 m))` of sample `b` into `out`, from its `h1` (`[C_out, T]`).
+fn second_conv_relu(
+    h1: &[f32],
+    b: usize,
+    mask: Option<&[f32]>,
+    dims: &BlockDims,
+    weights: &Weights,
+    out: &mut [f32],
+) {
+    let (cout, frames) = (dims.channels_out, dims.frames);
+    let h1 = Strided3::contiguous(h1, cout, frames);
+    let padded = Padded::new(h1, 0, cout, dims, sample_mask(mask, b, frames));
+    conv_sample(
+        &weights.conv2,
+        &weights.bias2,
+        &padded,
+        (cout, cout),
+        dims,
+        out,
+    );
+    relu_in_place(out);
+}
+
 /// Inference forward with fixed (running) statistics. Returns `[B, C_out, T]`.
 pub(crate) fn forward_inference(
     dims: &BlockDims,
@@ -327,40 +365,15 @@ pub(crate) fn forward_inference(
     input: Strided3<'_>,
     mask: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (cin, cout, frames) = (dims.channels_in, dims.channels_out, dims.frames);
+    let (cout, frames) = (dims.channels_out, dims.frames);
     let mut out = vec![0.0f32; dims.batch * cout * frames];
     out.par_chunks_mut(cout * frames)
         .enumerate()
         .for_each(|(b, out)| {
-            let padded = Padded::new(input, b, cin, dims, mask);
             let mut h1 = vec![0.0f32; cout * frames];
-            conv_sample(
-                &weights.conv1,
-                &weights.bias1,
-                &padded,
-                (cin, cout),
-                dims,
-                &mut h1,
-            );
-            drop(padded);
-            relu_in_place(&mut h1);
+            first_conv_relu(input, b, mask, dims, weights, &mut h1);
             normalize_in_place(&mut h1, frames, norms[0], &weights.gamma1, &weights.beta1);
-            let padded = Padded::new(
-                Strided3::contiguous(&h1, cout, frames),
-                0,
-                cout,
-                dims,
-                sample_mask(mask, b, frames),
-            );
-            conv_sample(
-                &weights.conv2,
-                &weights.bias2,
-                &padded,
-                (cout, cout),
-                dims,
-                out,
-            );
-            relu_in_place(out);
+            second_conv_relu(&h1, b, mask, dims, weights, out);
             normalize_in_place(out, frames, norms[1], &weights.gamma2, &weights.beta2);
             for (o, h) in out.iter_mut().zip(&h1) {
                 *o += h;
@@ -390,7 +403,7 @@ pub(crate) fn forward_train(
     input: Strided3<'_>,
     mask: Option<&[f32]>,
 ) -> Trained {
-    let (cin, cout, frames) = (dims.channels_in, dims.channels_out, dims.frames);
+    let (cout, frames) = (dims.channels_out, dims.frames);
     let sample = cout * frames;
     let count = dims.batch * frames;
     let zeros = || vec![0.0f64; 2 * cout];
@@ -401,16 +414,7 @@ pub(crate) fn forward_train(
         .par_chunks_mut(sample)
         .enumerate()
         .map(|(b, a)| {
-            let padded = Padded::new(input, b, cin, dims, mask);
-            conv_sample(
-                &weights.conv1,
-                &weights.bias1,
-                &padded,
-                (cin, cout),
-                dims,
-                a,
-            );
-            relu_in_place(a);
+            first_conv_relu(input, b, mask, dims, weights, a);
             moments(a, frames)
         })
         .collect::<Vec<_>>()
@@ -427,22 +431,7 @@ pub(crate) fn forward_train(
         .enumerate()
         .map(|(b, (a2, a1))| {
             let h1 = first_norm(a1, frames, &norm1, weights);
-            let padded = Padded::new(
-                Strided3::contiguous(&h1, cout, frames),
-                0,
-                cout,
-                dims,
-                sample_mask(mask, b, frames),
-            );
-            conv_sample(
-                &weights.conv2,
-                &weights.bias2,
-                &padded,
-                (cout, cout),
-                dims,
-                a2,
-            );
-            relu_in_place(a2);
+            second_conv_relu(&h1, b, mask, dims, weights, a2);
             moments(a2, frames)
         })
         .collect::<Vec<_>>()
