@@ -467,18 +467,11 @@ pub(crate) fn forward_train(
     }
 }
 
-/// Gradients of a block. `None` where the graph did not ask.
-#[derive(Default)]
+/// Gradients of a block: the input's (`None` when the graph did not ask) and the eight
+/// parameters', laid out as the parameters themselves.
 pub(crate) struct Grads {
     pub input: Option<Vec<f32>>,
-    pub conv1: Vec<f32>,
-    pub bias1: Vec<f32>,
-    pub gamma1: Vec<f32>,
-    pub beta1: Vec<f32>,
-    pub conv2: Vec<f32>,
-    pub bias2: Vec<f32>,
-    pub gamma2: Vec<f32>,
-    pub beta2: Vec<f32>,
+    pub params: Weights,
 }
 
 /// One sample's share of a convolution's parameter gradients and of the next norm's sums.
@@ -714,14 +707,16 @@ pub(crate) fn backward(
         .expect("a batch of at least one sample");
     Grads {
         input: input_grad.then_some(grad_input),
-        conv1: acc1.weight,
-        bias1: acc1.bias,
-        gamma1,
-        beta1,
-        conv2: acc2.weight,
-        bias2: acc2.bias,
-        gamma2,
-        beta2,
+        params: Weights {
+            conv1: acc1.weight,
+            bias1: acc1.bias,
+            gamma1,
+            beta1,
+            conv2: acc2.weight,
+            bias2: acc2.bias,
+            gamma2,
+            beta2,
+        },
     }
 }
 
@@ -779,10 +774,10 @@ mod tests {
                 (
                     trained.out,
                     g.input.unwrap(),
-                    g.conv1,
-                    g.conv2,
-                    g.gamma1,
-                    g.bias2,
+                    g.params.conv1,
+                    g.params.conv2,
+                    g.params.gamma1,
+                    g.params.bias2,
                 )
             })
         };

@@ -241,14 +241,14 @@ impl Backward<Flex, 9> for BlockBackward {
         let channel = vec![d.channels_out];
         let results: [(Option<Vec<f32>>, Vec<usize>); 9] = [
             (g.input, vec![d.batch, d.channels_in, d.frames]),
-            (Some(g.conv1), conv1),
-            (Some(g.bias1), channel.clone()),
-            (Some(g.gamma1), channel.clone()),
-            (Some(g.beta1), channel.clone()),
-            (Some(g.conv2), conv2),
-            (Some(g.bias2), channel.clone()),
-            (Some(g.gamma2), channel.clone()),
-            (Some(g.beta2), channel),
+            (Some(g.params.conv1), conv1),
+            (Some(g.params.bias1), channel.clone()),
+            (Some(g.params.gamma1), channel.clone()),
+            (Some(g.params.beta1), channel.clone()),
+            (Some(g.params.conv2), conv2),
+            (Some(g.params.bias2), channel.clone()),
+            (Some(g.params.gamma2), channel.clone()),
+            (Some(g.params.beta2), channel),
         ];
         for (parent, (values, shape)) in ops.parents.iter().zip(results) {
             if let (Some(node), Some(values)) = (parent, values) {
