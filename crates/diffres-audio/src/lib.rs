@@ -9,6 +9,51 @@
 //! * [`FeatureExtractor`] turns files into fixed- or variable-length features, in parallel
 //!   (rayon) with an on-disk cache.
 //!
+//! # Untrusted input: limits, options, warnings
+//!
+//! Any file may be hostile; decoding never panics, hangs or allocates without bound:
+//!
+//! * Sample rate must be in [`MIN_SAMPLE_RATE`]..=[`MAX_SAMPLE_RATE`] (1 kHz to 384 kHz) and
+//!   the channel count in 1..=[`MAX_CHANNELS`] ([`AudioError::SampleRate`],
+//!   [`AudioError::Channels`]). WAV headers are parsed by this crate (fmt and data chunks,
+//!   odd-size chunk padding, `WAVE_FORMAT_EXTENSIBLE`, truncated headers) before symphonia
+//!   sees the file; other containers are checked right after probing, and every decoded
+//!   packet again. [`resample()`] accepts only rates in the same range, which bounds its
+//!   block size (and memory) for any pair of rates.
+//! * Length is bounded by [`DecodeOptions::max_samples`] (default [`MAX_DECODED_SAMPLES`] =
+//!   2^28 mono samples, ~4.6 h at 16 kHz, 1 GiB of `f32`): a header declaring more (WAV data
+//!   chunk, FLAC STREAMINFO) is rejected before decoding, the decode loop stops any stream
+//!   that grows past it, and [`load_audio_with`] also bounds the resampled length
+//!   ([`AudioError::TooLong`]: "longer than the limit of N samples (H hours at R Hz)").
+//!   [`decode_file`] and [`load_audio`] use the defaults; [`decode_file_with`],
+//!   [`load_audio_with`] and [`FeatureExtractor::with_decode_options`] take options.
+//! * A panic inside symphonia is caught and returned as [`AudioError::Decode`] naming the file
+//!   (the default panic hook may still print it to stderr).
+//! * Paths that are not regular files are rejected from `stat` alone, saying what they are
+//!   ([`AudioError::NotAFile`] with a [`FileKind`]: directory, FIFO, device, socket); a FIFO
+//!   is never opened.
+//! * Non-fatal problems are [`AudioWarning`]s, carried in [`DecodedAudio::warnings`] and
+//!   [`Features::warnings`]; their `Display` names the file. A header that declares more
+//!   samples than the file holds gives [`AudioWarning::Truncated`] (what is there is decoded);
+//!   a stream that fails after some audio gives [`AudioWarning::DecodeStopped`]; skipped
+//!   corrupt packets give [`AudioWarning::CorruptPackets`]; a cache entry that cannot be
+//!   written gives [`AudioWarning::CacheNotWritable`] (the features are still returned).
+//! * Errors print each cause once: [`AudioError::Io`]'s message does not repeat its
+//!   `source()`, so `anyhow`-style chains read "clip.wav: cannot read file: No such file or
+//!   directory (os error 2)".
+//!
+//! # Feature cache
+//!
+//! `<cache_dir>/<key>.mel`, format version [`CACHE_VERSION`] = 2: magic, version, frames,
+//! n_mels, the SHA-256 of the payload, then the payload (the `f32` log-mel and the decode
+//! warnings, so a cache hit reports the same warnings as the first extraction). The full
+//! layout is in the [`FeatureExtractor`] docs. A damaged entry is recomputed and overwritten
+//! ([`FeatureExtractor::cache_repairs`]); version 1 entries have other keys and are simply
+//! recomputed. A cache directory that cannot be created disables the cache
+//! ([`FeatureExtractor::cache_warning`]) and an unwritable one costs only a warning: a cache
+//! never drops a clip. Temporary files `.<entry>.<pid>.<n>.tmp` are removed when a write
+//! fails; one left by a killed process is harmless and may be deleted.
+//!
 //! # Conventions
 //!
 //! * Layout `[frames][n_mels]`, row-major (`spec.data[t * n_mels + m]`).
@@ -57,12 +102,19 @@ pub mod error;
 pub mod features;
 pub mod mel;
 pub mod resample;
+pub mod warning;
 
-pub use decode::{decode_file, load_audio, DecodedAudio};
-pub use error::{AudioError, Result};
-pub use features::{FeatureExtractor, Features, FrontEndConfig, CACHE_MAGIC, CACHE_VERSION};
+pub use decode::{
+    decode_file, decode_file_with, load_audio, load_audio_with, DecodeOptions, DecodedAudio,
+    MAX_CHANNELS, MAX_DECODED_SAMPLES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
+};
+pub use error::{AudioError, FileKind, Result};
+pub use features::{
+    FeatureExtractor, Features, FrontEndConfig, CACHE_HEADER_LEN, CACHE_MAGIC, CACHE_VERSION,
+};
 pub use mel::{
     hann_periodic, mel_band_edges, mel_filterbank, LogMel, LogMelConfig, LogMelSpec, MelNorm,
     MelScale, PadMode,
 };
 pub use resample::{resample, resampled_len};
+pub use warning::AudioWarning;

@@ -2,6 +2,7 @@
 
 use rubato::{FftFixedIn, Resampler};
 
+use crate::decode::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 use crate::error::{AudioError, Result};
 
 /// Input chunk size handed to the FFT resampler.
@@ -27,10 +28,18 @@ pub fn resampled_len(n: usize, from_hz: u32, to_hz: u32) -> usize {
 /// its delay, so that output sample `j` lines up with time `j / to_hz` of the input. The output
 /// has `ceil(len * to_hz / from_hz)` samples (librosa's `fix=True` length). Equal rates return a
 /// copy; an empty input gives an empty output.
+///
+/// Both rates must lie in [`MIN_SAMPLE_RATE`]..=[`MAX_SAMPLE_RATE`]. That bounds the
+/// resampler's block (at most `2 * max(from, to) / gcd(from, to)` input samples, i.e. under
+/// 800 k samples, a few tens of MB of FFT state) whatever the ratio; beyond it a coprime pair
+/// such as 4,294,967,295 -> 16,000 Hz would need blocks of billions of samples. Besides that
+/// state, memory is the input plus the `f32` output.
 pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>> {
-    if from_hz == 0 || to_hz == 0 {
+    let range = MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE;
+    if !range.contains(&from_hz) || !range.contains(&to_hz) {
         return Err(AudioError::Resample(format!(
-            "sample rates must be positive (from {from_hz} Hz to {to_hz} Hz)"
+            "sample rates must be in {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE} Hz \
+             (from {from_hz} Hz to {to_hz} Hz)"
         )));
     }
     if from_hz == to_hz || samples.is_empty() {
@@ -45,13 +54,14 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>> {
     let m = CHUNK.div_ceil(min_in).next_multiple_of(2);
     let mut rs = FftFixedIn::<f64>::new(from_hz as usize, to_hz as usize, m * min_in, 1, 1)
         .map_err(|e| AudioError::Resample(e.to_string()))?;
-    let delay = rs.output_delay();
-    let need = delay + target;
-    let mut out: Vec<f64> = Vec::with_capacity(need + rs.output_frames_max());
+    // The first `delay` output samples are dropped as they come and the rest converted to f32
+    // at once, so the output is never held in f64 (that would double peak memory).
+    let mut skip = rs.output_delay();
+    let mut out: Vec<f32> = Vec::with_capacity(target);
     let mut inbuf = vec![0.0f64; rs.input_frames_max()];
     let mut outbuf = rs.output_buffer_allocate(true);
     let mut pos = 0usize;
-    while out.len() < need {
+    while out.len() < target {
         let n_in = rs.input_frames_next();
         let chunk = &mut inbuf[..n_in];
         chunk.fill(0.0);
@@ -65,9 +75,13 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>> {
         let (_, n_out) = rs
             .process_into_buffer(&[&inbuf[..n_in]], &mut outbuf, None)
             .map_err(|e| AudioError::Resample(e.to_string()))?;
-        out.extend_from_slice(&outbuf[0][..n_out]);
+        let block = &outbuf[0][..n_out];
+        let dropped = skip.min(block.len());
+        skip -= dropped;
+        let take = (target - out.len()).min(block.len() - dropped);
+        out.extend(block[dropped..dropped + take].iter().map(|&x| x as f32));
     }
-    Ok(out[delay..need].iter().map(|&x| x as f32).collect())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -117,6 +131,16 @@ mod tests {
         assert_eq!(resample(&[0.5], 8_000, 16_000).unwrap().len(), 2);
         assert!(resample(&[0.5], 0, 16_000).is_err());
         assert!(resample(&[0.5], 16_000, 0).is_err());
+        // Outside the supported range (the rates that made memory explode before).
+        for (from, to) in [
+            (1, 16_000),
+            (999, 16_000),
+            (u32::MAX, 16_000),
+            (16_000, 384_001),
+        ] {
+            let e = resample(&[0.5; 10], from, to).unwrap_err();
+            assert!(e.to_string().contains("1000..=384000"), "{from}->{to}: {e}");
+        }
         assert_eq!(resampled_len(2384, 8_000, 16_000), 4768);
         assert_eq!(resampled_len(3, 16_000, 8_000), 2);
     }

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diffres_audio::{
-    FeatureExtractor, FrontEndConfig, LogMel, LogMelConfig, PadMode, CACHE_MAGIC, CACHE_VERSION,
+    FeatureExtractor, FrontEndConfig, LogMel, LogMelConfig, PadMode, CACHE_HEADER_LEN, CACHE_MAGIC,
+    CACHE_VERSION,
 };
+use sha2::{Digest, Sha256};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).join(name)
@@ -33,7 +35,8 @@ fn cache_round_trip() {
     assert_eq!((fx.cache_hits(), fx.cache_misses()), (1, 1));
     assert_eq!(a, b, "cached features differ");
 
-    // Cache file layout: magic, version, frames, n_mels, f32 LE data.
+    // Cache file layout (version 2): magic, version, frames, n_mels, SHA-256 of the payload,
+    // payload = f32 LE data + u32 warning count (0 here).
     let entry = fx.cache_path(&audio).unwrap().unwrap();
     let bytes = std::fs::read(&entry).unwrap();
     assert_eq!(&bytes[..8], &CACHE_MAGIC);
@@ -43,7 +46,12 @@ fn cache_round_trip() {
     );
     assert_eq!(u64::from_le_bytes(bytes[12..20].try_into().unwrap()), 11);
     assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 128);
-    assert_eq!(bytes.len(), 24 + 11 * 128 * 4);
+    assert_eq!(CACHE_HEADER_LEN, 56);
+    assert_eq!(bytes.len(), 56 + 11 * 128 * 4 + 4);
+    assert_eq!(&bytes[bytes.len() - 4..], &0u32.to_le_bytes());
+    assert_eq!(&bytes[24..56], &Sha256::digest(&bytes[56..])[..]);
+    let first = f32::from_le_bytes(bytes[56..60].try_into().unwrap());
+    assert_eq!(first, a.spec.data[0]);
     // No temporary files left behind.
     let names: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
@@ -98,6 +106,7 @@ fn cache_round_trip() {
     std::fs::write(&entry, b"DRESMEL\0garbage").unwrap();
     let again = fx5.extract(&audio).unwrap();
     assert_eq!(fx5.cache_misses(), 2);
+    assert_eq!(fx5.cache_repairs(), 1);
     assert_eq!(again.spec.frames, 11);
     assert_eq!(fx5.extract(&audio).unwrap(), again);
     assert_eq!(fx5.cache_hits(), 1);

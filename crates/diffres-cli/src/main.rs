@@ -6,13 +6,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use diffres::FrontEndKind;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use diffres::{FrontEndKind, ScoreNormalization};
 use diffres_models::ClassifierKind;
+use diffres_train::config::DEFAULT_SEED;
 use diffres_train::demo::{run_demo, DemoOptions};
 use diffres_train::experiment::{run_experiment, ExperimentSpec};
-use diffres_train::inference::{evaluate_run, load_run, predict_files};
-use diffres_train::{train, LrSchedule, TrainConfig, TrainOptions};
+use diffres_train::inference::{evaluate_run, load_run, predict_paths, PredictOptions};
+use diffres_train::predict::DEFAULT_TOP_K;
+use diffres_train::visualize::Span;
+use diffres_train::{train, LrSchedule, RunDir, TrainConfig, TrainOptions};
 
 /// Audio classification with DiffRes, a learned temporal resolution (Liu et al., ICLR 2023).
 ///
@@ -22,6 +26,10 @@ use diffres_train::{train, LrSchedule, TrainConfig, TrainOptions};
 #[derive(Parser, Debug)]
 #[command(name = "diffres", version, about, long_about)]
 struct Cli {
+    /// Threads for every pool (feature extraction, the layer's kernels, the tensor backend);
+    /// default: one per core.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +52,14 @@ enum Command {
     Experiment(ExperimentArgs),
     /// Write the synthetic sound-event dataset (WAV + manifest.csv).
     Synth(SynthArgs),
+    /// Print a shell completion script (e.g. `diffres completions bash > ~/.local/share/bash-completion/completions/diffres`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompletionsArgs {
+    /// Shell: bash, zsh, fish, elvish or powershell.
+    shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]
@@ -55,7 +71,7 @@ struct DemoArgs {
     #[arg(long)]
     quick: bool,
     /// Seed of the data and the training runs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Epochs per run (default 20; 1 with --quick).
     #[arg(long)]
@@ -63,17 +79,29 @@ struct DemoArgs {
     /// Synthetic clips per class (default 120; 4 with --quick).
     #[arg(long)]
     clips_per_class: Option<usize>,
-    /// No progress bars.
+    /// No progress bars (warnings are still shown).
     #[arg(long)]
     quiet: bool,
 }
 
-/// Dataset, front end, classifier and optimisation options.
+/// The front end and its reduction (for `train`; `experiment` takes lists instead).
+#[derive(Args, Debug, Clone)]
+struct FrontEndOpts {
+    /// Front end: diffres, avgpool, avgmaxpool, convavgpool, changehopsize, identity.
+    #[arg(long, default_value = "diffres")]
+    frontend: FrontEndKind,
+    /// Fraction of frames removed (delta), in (0, 1): 0.75 keeps 25%.
+    #[arg(long, default_value_t = 0.75)]
+    reduction: f64,
+}
+
+/// Dataset, classifier and optimisation options.
 #[derive(Args, Debug, Clone)]
 struct TrainOpts {
     /// Dataset: a folder (one sub-folder per class, ESC-50, Speech Commands or FSDD layout) or a CSV manifest.
+    /// With --resume it may be left out: the run's config.json has it.
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
     /// Dataset layout: auto, folders, csv, esc50, speech-commands, fsdd.
     #[arg(long, default_value = "auto")]
     format: String,
@@ -86,12 +114,6 @@ struct TrainOpts {
     /// ESC-50 test fold (1-5).
     #[arg(long)]
     fold: Option<u32>,
-    /// Front end: diffres, avgpool, avgmaxpool, convavgpool, changehopsize, identity.
-    #[arg(long, default_value = "diffres")]
-    frontend: String,
-    /// Fraction of frames removed (delta), in (0, 1): 0.75 keeps 25%.
-    #[arg(long, default_value_t = 0.75)]
-    reduction: f64,
     /// Spectrogram hop in milliseconds (1-40).
     #[arg(long, default_value_t = 10.0)]
     hop_ms: f32,
@@ -101,7 +123,7 @@ struct TrainOpts {
     /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
     /// or reference (the authors' rule, for comparison).
     #[arg(long, default_value = "exact")]
-    score_norm: String,
+    score_norm: ScoreNormalization,
     /// DiffRes importance-network dilation growth: 1 = the paper's 41-frame receptive field,
     /// 2 widens it to 125 frames (useful at 1 ms hops).
     #[arg(long, default_value_t = 1)]
@@ -118,7 +140,7 @@ struct TrainOpts {
     variable_length: bool,
     /// Classifier: cnn, efficientnet-b0, efficientnet-b2.
     #[arg(long, default_value = "cnn")]
-    model: String,
+    model: ClassifierKind,
     /// Width of the compact CNN's first block.
     #[arg(long, default_value_t = 16)]
     cnn_width: usize,
@@ -138,7 +160,7 @@ struct TrainOpts {
     #[arg(long)]
     lr_schedule: Option<String>,
     /// Seed of everything random.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// SpecAugment (frequency masks up to 37.5%, time masks up to 50%).
     #[arg(long)]
@@ -161,7 +183,7 @@ struct TrainOpts {
     /// Feature cache folder (default ~/.cache/diffres); "none" disables it.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
-    /// No progress bars.
+    /// No progress bars (warnings are still shown).
     #[arg(long)]
     quiet: bool,
 }
@@ -169,11 +191,14 @@ struct TrainOpts {
 #[derive(Args, Debug)]
 struct TrainArgs {
     #[command(flatten)]
+    frontend: FrontEndOpts,
+    #[command(flatten)]
     opts: TrainOpts,
     /// Run folder (config.json, metrics.jsonl, results.json, checkpoints, curves).
     #[arg(long)]
     out: PathBuf,
-    /// Continue a killed run in --out from its last finished epoch.
+    /// Continue a killed run in --out from its last finished epoch. Alone (without --data) it
+    /// continues the run as its config.json says; --epochs may raise the epoch count.
     #[arg(long)]
     resume: bool,
     /// ESC-50: 5-fold cross-validation, one run per test fold in --out/fold-K, and the mean and
@@ -190,7 +215,10 @@ struct EvalArgs {
     /// Evaluate on this dataset instead of the run's own test split.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// No progress bars.
+    /// Print the metrics as JSON on stdout (the summary line goes to stderr either way).
+    #[arg(long)]
+    json: bool,
+    /// No progress bars (warnings are still shown).
     #[arg(long)]
     quiet: bool,
 }
@@ -200,13 +228,22 @@ struct PredictArgs {
     /// Run folder written by `diffres train`.
     #[arg(long)]
     run: PathBuf,
-    /// Audio files (WAV, FLAC, OGG, MP3).
+    /// Audio files (WAV, FLAC, OGG, MP3) or folders of them (searched recursively). Files of
+    /// any length: a window of the run's training length slides over each whole file.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Labels per file.
-    #[arg(long, default_value_t = 3)]
-    top_k: usize,
-    /// Print JSON instead of a table.
+    /// Labels per file (and per window), most probable first.
+    #[arg(long, default_value_t = DEFAULT_TOP_K as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    top_k: u64,
+    /// Report every label scoring at least this probability instead of the top k (for
+    /// multi-label runs).
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Seconds between window starts (default: half the run's window).
+    #[arg(long)]
+    window_hop: Option<f64>,
+    /// Print JSON objects ({file, duration_s, labels: [{label, score}], windows: [{start_s,
+    /// end_s, labels}]}) instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -216,8 +253,14 @@ struct VisualizeArgs {
     /// Run folder written by `diffres train`.
     #[arg(long)]
     run: PathBuf,
-    /// Audio files to draw.
+    /// Audio files to draw (each whole, or the part --start/--end chooses).
     files: Vec<PathBuf>,
+    /// Start of the part to draw, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    start: f64,
+    /// End of the part to draw, in seconds (default: the end of the file).
+    #[arg(long)]
+    end: Option<f64>,
     /// Output folder for the PNGs.
     #[arg(long)]
     out: PathBuf,
@@ -253,7 +296,7 @@ struct SynthArgs {
     #[arg(long, default_value_t = 1.0)]
     seconds: f32,
     /// Seed.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Signal-to-noise range of the events in dB, as LOW,HIGH.
     #[arg(long, default_value = "0,20")]
@@ -261,43 +304,37 @@ struct SynthArgs {
 }
 
 impl TrainOpts {
-    fn config(&self) -> Result<TrainConfig> {
-        let frontend: FrontEndKind = self.frontend.parse()?;
-        let model: ClassifierKind = self.model.parse()?;
+    /// The training configuration for `frontend` (a `train` run, or one cell of an experiment).
+    fn config(&self, frontend: &FrontEndOpts) -> Result<TrainConfig> {
+        let Some(data) = &self.data else {
+            bail!("--data is required (it may be left out only with --resume)");
+        };
         let balance = match self.balance.as_str() {
             "auto" => None,
             "on" | "true" | "yes" => Some(true),
             "off" | "false" | "no" => Some(false),
             other => bail!("--balance {other}: expected auto, on or off"),
         };
-        let score_norm = match self.score_norm.as_str() {
-            "exact" => diffres::ScoreNormalization::ExactSum,
-            "reference" => diffres::ScoreNormalization::Reference,
-            other => bail!("--score-norm {other}: expected exact or reference"),
-        };
-        if !(1..=8).contains(&self.dilation) {
-            bail!("--dilation {} is out of range 1..=8", self.dilation);
-        }
         let config = TrainConfig {
-            data: self.data.clone(),
-            score_norm,
+            data: data.clone(),
+            score_norm: self.score_norm,
             dilation: self.dilation,
             empty_eps: self.empty_eps,
             format: self.format.clone(),
             val_fraction: self.val_fraction,
             test_fraction: self.test_fraction,
             fold: self.fold,
-            frontend,
-            reduction: if frontend == FrontEndKind::Identity {
+            frontend: frontend.frontend,
+            reduction: if frontend.frontend == FrontEndKind::Identity {
                 0.0
             } else {
-                self.reduction
+                frontend.reduction
             },
             hop_ms: self.hop_ms,
             mels: self.mels,
             frames: self.frames,
             variable_length: self.variable_length,
-            model,
+            model: self.model,
             cnn_width: self.cnn_width,
             init: self.init.clone(),
             epochs: self.epochs,
@@ -318,12 +355,12 @@ impl TrainOpts {
             ..TrainConfig::default()
         };
         config.validate()?;
-        if !self.data.exists() {
-            bail!("dataset {} does not exist", self.data.display());
+        if !data.exists() {
+            bail!("dataset {} does not exist", data.display());
         }
         // Runs remember their dataset by an absolute path, so `eval` works from anywhere.
-        let data = std::fs::canonicalize(&self.data)
-            .with_context(|| format!("dataset {}", self.data.display()))?;
+        let data =
+            std::fs::canonicalize(data).with_context(|| format!("dataset {}", data.display()))?;
         Ok(TrainConfig { data, ..config })
     }
 
@@ -336,22 +373,70 @@ impl TrainOpts {
     }
 }
 
+/// Options of `train` that `--resume` without `--data` may still set: where and how to run,
+/// not what to train (`--epochs` may extend the run).
+const RESUME_ADJUSTABLE: [&str; 6] = ["out", "resume", "cache_dir", "quiet", "epochs", "threads"];
+
+/// `train --resume` without `--data`: the stored configuration, with `--epochs` if given.
+fn resumed_config(a: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
+    let info = RunDir::new(&a.out).read_info()?;
+    let given: Vec<String> = matches
+        .ids()
+        .map(|id| id.as_str().to_string())
+        .filter(|id| {
+            matches.value_source(id) == Some(ValueSource::CommandLine)
+                && !RESUME_ADJUSTABLE.contains(&id.as_str())
+        })
+        .collect();
+    if !given.is_empty() {
+        bail!(
+            "--resume without --data continues {} as its config.json says, so it cannot change --{} \
+             (give the whole command with --data to have it checked, or start a new --out)",
+            a.out.display(),
+            given.join(", --").replace('_', "-")
+        );
+    }
+    let mut config = info.config;
+    if matches.value_source("epochs") == Some(ValueSource::CommandLine) {
+        config.epochs = a.opts.epochs;
+    }
+    Ok(config)
+}
+
+/// A frame rate as a reader writes it: `25`, `12.5`.
+fn fps_text(fps: f64) -> String {
+    let rounded = (fps * 100.0).round() / 100.0;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.0}")
+    } else {
+        format!("{rounded}")
+    }
+}
+
 fn print_results(results: &diffres_train::RunResults) {
+    let test = match results.test_metric {
+        Some(v) => format!("test {} {:.2}%", results.metric, 100.0 * v),
+        None => "no test split".to_string(),
+    };
     println!(
-        "{} ({} -> {} frames, {:.0} FPS): test {} {:.2}% (best validation {:.2}% at epoch {}), {:.0} s",
+        "{} ({} -> {} frames, {} FPS): {test} (best validation {:.2}% at epoch {}), {:.0} s",
         results.frontend,
         results.frames_in,
         results.frames_out,
-        results.fps,
-        results.metric,
-        100.0 * results.test_metric,
+        fps_text(results.nominal_fps.unwrap_or(results.fps)),
         100.0 * results.best_val_metric,
         results.best_epoch,
         results.wall_time_s
     );
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .build_global()
+            .context("--threads: cannot set up the thread pool")?;
+    }
     match cli.command {
         Command::Demo(a) => {
             let opts = DemoOptions {
@@ -372,7 +457,14 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(a) if a.cv => cross_validate(&a)?,
         Command::Train(a) => {
-            let config = a.opts.config()?;
+            let train_matches = matches
+                .subcommand_matches("train")
+                .expect("the train subcommand was parsed");
+            let config = if a.resume && a.opts.data.is_none() {
+                resumed_config(&a, train_matches)?
+            } else {
+                a.opts.config(&a.frontend)?
+            };
             let opts = TrainOptions {
                 out: a.out,
                 resume: a.resume,
@@ -388,35 +480,62 @@ fn run(cli: Cli) -> Result<()> {
             let run = load_run(&a.run)?;
             let cache = Some(diffres_train::data::default_cache_dir());
             let report = evaluate_run(&run, a.data.as_deref(), cache.as_deref(), !a.quiet)?;
-            println!(
-                "{} split of {}: {} {:.2}% on {} clips",
+            eprintln!(
+                "{} split of {}: {} {:.2}% on {} clips (written to {})",
                 report.split,
                 report.data.display(),
                 report.metric,
                 100.0 * report.value,
-                report.clips
+                report.clips,
+                run.dir.root.join("eval.json").display()
             );
-            println!("{}", serde_json::to_string_pretty(&report.metrics)?);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
         }
         Command::Predict(a) => {
             let run = load_run(&a.run)?;
-            let predictions = predict_files(&run, &a.files, a.top_k)?;
+            let opts = PredictOptions {
+                top_k: a.top_k as usize,
+                threshold: a.threshold,
+                window_hop_s: a.window_hop,
+            };
+            let (predictions, failures) = predict_paths(&run, &a.files, &opts)?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&predictions)?);
             } else {
-                for p in predictions {
-                    let top: Vec<String> = p
-                        .top
+                for p in &predictions {
+                    let labels: Vec<String> = p
+                        .labels
                         .iter()
-                        .map(|(l, q)| format!("{l} {:.1}%", 100.0 * q))
+                        .map(|l| format!("{} {:.1}%", l.label, 100.0 * l.score))
                         .collect();
-                    println!("{}: {}", p.file.display(), top.join(", "));
+                    let windows = match p.windows.len() {
+                        1 => String::new(),
+                        n => format!(" ({n} windows over {:.1} s)", p.duration_s),
+                    };
+                    println!("{}: {}{windows}", p.file.display(), labels.join(", "));
                 }
+            }
+            for f in &failures {
+                eprintln!("error: {}", f.error);
+            }
+            if !failures.is_empty() {
+                bail!(
+                    "{} of {} files could not be predicted",
+                    failures.len(),
+                    failures.len() + predictions.len()
+                );
             }
         }
         Command::Visualize(a) => {
             let run = load_run(&a.run)?;
-            let mut written = diffres_train::visualize::visualize_files(&run, &a.files, &a.out)?;
+            let span = Span {
+                start_s: a.start,
+                end_s: a.end,
+            };
+            let mut written =
+                diffres_train::visualize::visualize_files(&run, &a.files, span, &a.out)?;
             written.extend(diffres_train::visualize::training_figures(
                 &[(run.info.config.frontend.to_string(), a.run.clone())],
                 &a.out,
@@ -426,7 +545,11 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Experiment(a) => {
-            let base = a.opts.config()?;
+            // Front end and reduction come from the grid; these are placeholders.
+            let base = a.opts.config(&FrontEndOpts {
+                frontend: FrontEndKind::DiffRes,
+                reduction: 0.5,
+            })?;
             let frontends = a
                 .frontends
                 .split(',')
@@ -475,13 +598,21 @@ fn run(cli: Cli) -> Result<()> {
             let manifest = diffres_data::synth::write_dataset(&a.out, &cfg)?;
             println!("{}", manifest.display());
         }
+        Command::Completions(a) => {
+            clap_complete::generate(
+                a.shell,
+                &mut Cli::command(),
+                "diffres",
+                &mut std::io::stdout(),
+            );
+        }
     }
     Ok(())
 }
 
 /// `train --cv`: one run per ESC-50 fold, then the mean and standard deviation.
 fn cross_validate(a: &TrainArgs) -> Result<()> {
-    let config = a.opts.config()?;
+    let config = a.opts.config(&a.frontend)?;
     let format = diffres_data::detect_format(&config.data)?;
     if format != diffres_data::Format::Esc50 {
         bail!(
@@ -497,47 +628,63 @@ fn cross_validate(a: &TrainArgs) -> Result<()> {
             ..config.clone()
         };
         let out = a.out.join(format!("fold-{fold}"));
+        let run = RunDir::new(&out);
         let opts = TrainOptions {
-            resume: a.resume || out.join("state.json").is_file(),
+            resume: a.resume || run.state().is_file(),
             out,
             cache_dir: a.opts.cache(),
             progress: !a.opts.quiet,
             stop_after: None,
         };
-        let results = match diffres_train::run::read_json(&opts.out.join("results.json")) {
+        let results = match diffres_train::run::read_json(&run.results()) {
             Ok(done) => done,
             Err(_) => train(&cfg, &opts)?,
         };
         print!("fold {fold}: ");
         print_results(&results);
-        scores.push((fold, results.test_metric));
+        let metric = results
+            .test_metric
+            .with_context(|| format!("fold {fold} has no test metric"))?;
+        scores.push((fold, metric));
     }
-    let n = scores.len() as f64;
-    let mean = scores.iter().map(|s| s.1).sum::<f64>() / n;
-    let std = if scores.len() > 1 {
-        (scores.iter().map(|s| (s.1 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    let summary = serde_json::json!({ "folds": scores, "mean": mean, "std": std });
+    let values: Vec<f64> = scores.iter().map(|s| s.1).collect();
+    let stats = diffres_report::CellStats::from_values(&values).context("no fold was run")?;
+    let summary = serde_json::json!({ "folds": scores, "mean": stats.mean, "std": stats.std });
     diffres_train::run::write_json(&a.out.join("cv.json"), &summary)?;
     println!(
         "cross-validation: {:.2} ± {:.2} % over {} folds",
-        100.0 * mean,
-        100.0 * std,
+        100.0 * stats.mean,
+        100.0 * stats.std,
         scores.len()
     );
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) if e.use_stderr() => {
+            // One line, like every other error (clap adds a usage hint below its message).
+            let text = e.to_string();
+            eprintln!(
+                "{}",
+                text.lines().next().unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // Training reallocates the same large buffers every step: keep them (see its docs).
     diffres::keep_freed_memory();
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the error and its causes.
+            // One line: the error and its causes (each error type prints its cause only as
+            // its source, so nothing repeats).
             let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("error: {}", causes.join(": "));
             ExitCode::FAILURE

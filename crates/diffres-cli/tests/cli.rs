@@ -127,7 +127,17 @@ fn quick_demo_then_eval_predict_visualize() {
     let clip = first_wav(&out.join("data").join("audio").join("beep"));
     let eval = diffres(&["eval", "--quiet", "--run", run.to_str().unwrap()]);
     assert!(eval.status.success(), "{}", stderr(&eval));
-    assert!(String::from_utf8_lossy(&eval.stdout).contains("accuracy"));
+    // The summary goes to stderr; stdout is JSON only with --json.
+    assert!(
+        eval.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&eval.stdout)
+    );
+    assert!(stderr(&eval).contains("accuracy"), "{}", stderr(&eval));
+    let eval = diffres(&["eval", "--quiet", "--json", "--run", run.to_str().unwrap()]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let parsed: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(parsed["metric"], "accuracy");
     let predict = diffres(&[
         "predict",
         "--json",
@@ -137,7 +147,14 @@ fn quick_demo_then_eval_predict_visualize() {
     ]);
     assert!(predict.status.success(), "{}", stderr(&predict));
     let parsed: serde_json::Value = serde_json::from_slice(&predict.stdout).unwrap();
-    assert_eq!(parsed[0]["top"].as_array().unwrap().len(), 3);
+    let labels = parsed[0]["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 3);
+    assert!(labels[0]["label"].is_string() && labels[0]["score"].is_number());
+    // A 1.01 s clip (101 frames) and a 100-frame window: two windows cover every frame.
+    let windows = parsed[0]["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 2);
+    assert_eq!(windows[0]["start_s"], 0.0);
+    assert_eq!(windows[1]["end_s"], parsed[0]["duration_s"]);
     let figs = tmp.path().join("figs");
     let vis = diffres(&[
         "visualize",

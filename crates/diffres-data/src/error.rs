@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while discovering a dataset or writing the synthetic one.
 ///
-/// Every variant names the path (and, for CSV files, the line) it is about.
+/// Every variant names the path (and, for CSV files, the line) it is about. Variants wrapping
+/// another error keep it as [`std::error::Error::source`] and do not repeat its text in their
+/// own message, so a caller printing the cause chain shows each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The dataset path does not exist.
@@ -14,7 +16,7 @@ pub enum DataError {
         path: PathBuf,
     },
     /// An I/O error while reading or writing `path`.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}")]
     Io {
         /// The file or folder involved.
         path: PathBuf,
@@ -89,7 +91,7 @@ pub enum DataError {
         path: PathBuf,
     },
     /// The CSV parser failed (malformed quoting, wrong number of fields, bad UTF-8, ...).
-    #[error("CSV error in {path}: {source}")]
+    #[error("CSV error in {path}")]
     Csv {
         /// The CSV file.
         path: PathBuf,
@@ -103,13 +105,38 @@ pub enum DataError {
         /// The dataset path.
         path: PathBuf,
     },
-    /// A fraction option is outside its valid range.
+    /// A fraction option is outside its valid range. (A `val_fraction` of 0 passes this check
+    /// but fails with [`DataError::ZeroValFraction`] wherever the fraction is needed.)
     #[error("{name} = {value} is out of range: each fraction must be in [0, 1) and val_fraction + test_fraction < 1")]
     FractionOutOfRange {
         /// The option name (`val_fraction` or `test_fraction`).
         name: &'static str,
         /// The value given.
         value: f64,
+    },
+    /// The dataset has fewer than two classes: a classifier of one class is always right, so its
+    /// accuracy would say nothing.
+    #[error("{path}: only one class ('{class}') found; classification needs at least two classes (with a single class every prediction is correct, so accuracy would be 100% and meaningless)")]
+    SingleClass {
+        /// The dataset path.
+        path: PathBuf,
+        /// The one class found.
+        class: String,
+    },
+    /// The dataset has no validation split of its own and `val_fraction` is 0.
+    #[error("{path} has no validation split of its own and val_fraction is 0: model selection needs a validation split, which is never taken from the test split; use a val_fraction in (0, 1), e.g. 0.1")]
+    ZeroValFraction {
+        /// The dataset path.
+        path: PathBuf,
+    },
+    /// The dataset has no validation split of its own and its training split is too small to
+    /// hold one out (every class keeps at least one training clip).
+    #[error("{path} has no validation split of its own and its training split ({train} clips) is too small to hold one out: every class keeps at least one training clip, so some class needs at least two; add validation rows to the dataset or more training clips")]
+    TooFewTrainingClips {
+        /// The dataset path.
+        path: PathBuf,
+        /// Number of training clips.
+        train: usize,
     },
     /// The requested cross-validation fold does not exist.
     #[error("fold {fold} is out of range for {path}: available folds are {available:?}")]
@@ -128,7 +155,7 @@ pub enum DataError {
     #[error("unknown split '{0}' (expected train, val or test)")]
     UnknownSplit(String),
     /// WAV writing failed.
-    #[error("WAV error on {path}: {source}")]
+    #[error("WAV error on {path}")]
     Wav {
         /// The WAV file.
         path: PathBuf,
@@ -137,7 +164,7 @@ pub enum DataError {
         source: hound::Error,
     },
     /// JSON (de)serialisation failed.
-    #[error("JSON error on {path}: {source}")]
+    #[error("JSON error on {path}")]
     Json {
         /// The JSON file.
         path: PathBuf,
@@ -156,4 +183,36 @@ pub type Result<T> = std::result::Result<T, DataError>;
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DataError {
     let path = path.into();
     move |source| DataError::Io { path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn display_does_not_repeat_the_source() {
+        let cause = "No such file or directory (os error 2)";
+        let e = DataError::Io {
+            path: PathBuf::from("/data/x.wav"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, cause),
+        };
+        assert_eq!(e.to_string(), "I/O error on /data/x.wav");
+        // The cause is still reachable, exactly once, through the chain.
+        assert_eq!(e.source().unwrap().to_string(), cause);
+        let json = serde_json::from_str::<u32>("x").unwrap_err();
+        let json_text = json.to_string();
+        let e = DataError::Json {
+            path: PathBuf::from("synth.json"),
+            source: json,
+        };
+        assert!(!e.to_string().contains(&json_text), "{e}");
+        assert_eq!(e.source().unwrap().to_string(), json_text);
+        let e = DataError::Wav {
+            path: PathBuf::from("a.wav"),
+            source: hound::Error::FormatError("bad header"),
+        };
+        assert!(!e.to_string().contains("bad header"), "{e}");
+        assert!(e.source().unwrap().to_string().contains("bad header"));
+    }
 }

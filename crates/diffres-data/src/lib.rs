@@ -7,6 +7,11 @@
 //!
 //! No audio is decoded here: a [`Dataset`] is a list of [`Clip`]s (path, class indices, split).
 //!
+//! [`load_dataset`] also enforces what an honest train/val/test protocol needs (see
+//! [`load_dataset`] for the exact rules): at least two classes, a validation split that never
+//! comes from the test split (carved from the training clips where the layout has none), and
+//! [`Dataset::warnings`] for duplicate rows and files that appear in two splits.
+//!
 //! Supported layouts ([`Format`], auto-detected by [`load_dataset`] in this order):
 //!
 //! | format | layout | split |
@@ -41,6 +46,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod checks;
 mod error;
 mod loaders;
 pub mod synth;
@@ -194,7 +200,9 @@ pub struct LoadOptions {
     /// Layout to use; [`Format::Auto`] detects it.
     pub format: Format,
     /// Fraction of each class held out for validation where the format has no official
-    /// validation set (folders, CSV without `split`, ESC-50, FSDD). Default 0.1.
+    /// validation set (folders, CSV without `split`, ESC-50, FSDD), and of the training clips
+    /// where a layout's own split has no validation clip. Must be in (0, 1) wherever it is used
+    /// ([`DataError::ZeroValFraction`] otherwise). Default 0.1.
     pub val_fraction: f64,
     /// Fraction of each class held out for testing where the format has no official test set
     /// (folders, CSV without `split`). Default 0.1.
@@ -230,6 +238,14 @@ pub struct Dataset {
     pub multi_label: bool,
     /// All clips, in a deterministic order (sorted by path for folder layouts, file order for CSV).
     pub clips: Vec<Clip>,
+    /// What [`load_dataset`] did beyond the layout's own rules, for the record (e.g. "no
+    /// validation split in the manifest: held out 12 of 120 training clips (10%, stratified,
+    /// seed 42) for validation", "no test split: results will say so").
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Problems the user should see, with counts: duplicate rows, files in two splits.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Dataset {
@@ -264,7 +280,9 @@ impl Dataset {
         self.clips.iter().filter(|c| c.split == s).count()
     }
 
-    /// A short human-readable multi-line description: name, format, classes, split sizes.
+    /// A short human-readable multi-line description: name, format, classes, split sizes, then
+    /// one `note:` line per [`Dataset::notes`] entry and one `warning:` line per
+    /// [`Dataset::warnings`] entry.
     pub fn summary(&self) -> String {
         let mut s = format!(
             "dataset '{}' ({}, {}): {} classes, {} clips (train {}, val {}, test {})\n",
@@ -306,15 +324,54 @@ impl Dataset {
                 self.classes.len() - MAX_ROWS
             ));
         }
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        for w in &self.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
         s
     }
 }
 
-/// Load a dataset from `path` (a folder, or a `.csv` manifest) with `opts`.
+/// Load a dataset for training from `path` (a folder, or a `.csv` manifest) with `opts`.
 ///
 /// With [`Format::Auto`] the layout is detected by [`detect_format`]. Splits are deterministic
-/// for a given seed. See the crate docs and README for the exact rules of each format.
+/// for a given seed. See the crate docs and README for the exact rules of each format. On top
+/// of the layout's rules:
+///
+/// * fewer than two classes is [`DataError::SingleClass`];
+/// * a validation split always exists and never comes from the test split: where the layout's
+///   split leaves it empty (a CSV `split` column with only train/test rows, Speech Commands
+///   lists without validation files, or a `val_fraction` that rounds to no clip), a seeded
+///   stratified `val_fraction` of the *training* clips (by first label, seed
+///   [`LoadOptions::seed`]; at least one clip, every class keeping one training clip) becomes
+///   the validation split, recorded in [`Dataset::notes`]. Rows of the same file move together.
+///   A `val_fraction` of 0 is then [`DataError::ZeroValFraction`], a training split too small
+///   to spare a clip [`DataError::TooFewTrainingClips`];
+/// * an empty test split is allowed, with a note;
+/// * duplicate rows (the same file, compared by canonical path, listed more than once) and files
+///   in two splits are reported in [`Dataset::warnings`] with counts and up to five names. All
+///   rows are kept: a repeated row may be deliberate oversampling, and silently dropping rows
+///   would make the clip counts disagree with the manifest.
 pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let mut ds = load_layout(path, opts)?;
+    checks::require_two_classes(path, &ds)?;
+    checks::finish(path, opts, &mut ds, true)?;
+    Ok(ds)
+}
+
+/// Load a dataset to *evaluate* a trained model on, e.g. a foreign manifest of a few classes of
+/// the run: like [`load_dataset`] (same splits, notes and warnings) but without the training
+/// rules: one class is allowed and no validation split is carved or required.
+pub fn load_eval_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let mut ds = load_layout(path, opts)?;
+    checks::finish(path, opts, &mut ds, false)?;
+    Ok(ds)
+}
+
+/// The layout's own clips and splits, before the checks of [`load_dataset`].
+fn load_layout(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     util::check_fractions(opts.val_fraction, opts.test_fraction)?;
     if !path.exists() {
         return Err(DataError::NotFound {
@@ -363,6 +420,8 @@ mod tests {
                 clip(vec![1], Split::Val),
                 clip(vec![0, 1, 2], Split::Test),
             ],
+            notes: vec!["held out 1".into()],
+            warnings: vec!["2 duplicate rows".into()],
         };
         assert_eq!(ds.class_counts(Split::Train), vec![1, 0, 2]);
         assert_eq!(ds.class_counts(Split::Val), vec![0, 1, 0]);
@@ -374,6 +433,10 @@ mod tests {
         let s = ds.summary();
         assert!(
             s.contains("multi-label") && s.contains("train 2, val 1, test 1"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("note: held out 1\nwarning: 2 duplicate rows\n"),
             "{s}"
         );
     }

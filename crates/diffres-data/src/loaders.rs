@@ -193,6 +193,8 @@ pub(crate) fn load_folders(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         classes,
         multi_label: false,
         clips,
+        notes: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -380,6 +382,8 @@ pub(crate) fn load_csv(csv_path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         classes,
         multi_label,
         clips,
+        notes: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -540,6 +544,8 @@ pub(crate) fn load_esc50(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         classes,
         multi_label: false,
         clips,
+        notes: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -652,6 +658,8 @@ pub(crate) fn load_speech_commands(path: &Path, opts: &LoadOptions) -> Result<Da
         classes,
         multi_label: false,
         clips,
+        notes: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -706,5 +714,7 @@ pub(crate) fn load_fsdd(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         classes,
         multi_label: false,
         clips,
+        notes: Vec::new(),
+        warnings: Vec::new(),
     })
 }

@@ -215,7 +215,9 @@ fn csv_label_column_with_several_labels_is_multi_label() {
     let ds = load_dataset(&d.join("m.csv"), &LoadOptions::default()).unwrap();
     assert!(ds.multi_label);
     assert_eq!(ds.clips[1].labels, vec![0, 1]);
-    write(&d.join("m.csv"), "path,label\n1.wav,x\n2.wav,y\n");
+    // (a third row: with one clip per class there is no training clip to spare for validation)
+    touch(&d.join("3.wav"));
+    write(&d.join("m.csv"), "path,label\n1.wav,x\n2.wav,y\n3.wav,y\n");
     assert!(
         !load_dataset(&d.join("m.csv"), &LoadOptions::default())
             .unwrap()

@@ -40,6 +40,8 @@ fn real_speech_commands_sample() {
     assert_eq!(ds.classes[0], "bed");
     assert_eq!(ds.classes[29], "zero");
     assert_eq!(ds.clips.len(), 300);
+    // Official lists with validation and test files, no file listed twice.
+    assert!(ds.notes.is_empty() && ds.warnings.is_empty(), "{ds:?}");
     assert!(ds
         .class_counts(Split::Train)
         .iter()
@@ -75,6 +77,7 @@ fn real_fsdd() {
         (0..10).map(|d| d.to_string()).collect::<Vec<_>>()
     );
     assert_eq!(ds.clips.len(), 3000);
+    assert!(ds.notes.is_empty() && ds.warnings.is_empty(), "{ds:?}");
     let test = ds.split(Split::Test);
     assert_eq!(test.len(), 300);
     for c in &test {

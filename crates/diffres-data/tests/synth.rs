@@ -310,7 +310,17 @@ fn write_dataset_roundtrip_and_cache() {
     let ds3 = load_dataset(dir.path(), &LoadOptions::default()).unwrap();
     assert_eq!(ds3.clips.len(), 2 * class_names().len());
     assert!(!dir.path().join("audio/beep/beep_00004.wav").exists());
-    assert_eq!(ds3.split(Split::Train).len(), 2 * class_names().len());
+    // 10% of 2 clips rounds to none: the manifest has only training clips, so the loader holds
+    // out one clip of the first of the (equally large) classes for validation.
+    assert_eq!(ds3.split(Split::Train).len(), 2 * class_names().len() - 1);
+    let val = ds3.split(Split::Val);
+    assert_eq!(val.len(), 1);
+    assert_eq!(ds3.classes[val[0].label()], "beep");
+    assert!(
+        ds3.notes[0].contains("held out 1 of 18 training clips"),
+        "{:?}",
+        ds3.notes
+    );
 }
 
 #[test]

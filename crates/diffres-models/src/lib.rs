@@ -45,13 +45,19 @@ pub use error::ModelError;
 pub use weights::{load_weights, load_weights_with_report, save_weights, LoadReport};
 
 /// The available classifiers.
+///
+/// Serialised with the command line's spellings (`cnn`, `efficientnet-b0`, ...); the variant
+/// names written by run format 1 (`Cnn`, `EfficientNetB0`, ...) are still read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ClassifierKind {
     /// [`CompactCnn`].
+    #[serde(rename = "cnn", alias = "Cnn")]
     Cnn,
     /// EfficientNet-B0 with attention pooling.
+    #[serde(rename = "efficientnet-b0", alias = "EfficientNetB0")]
     EfficientNetB0,
     /// EfficientNet-B2 with attention pooling.
+    #[serde(rename = "efficientnet-b2", alias = "EfficientNetB2")]
     EfficientNetB2,
 }
 

@@ -11,6 +11,8 @@
 //! * [`table`]: load per-run `results.json` files and lay them out like Table 1 of the
 //!   paper (baseline on top, one row per frame reduction, one column per front end,
 //!   mean ± std over seeds, best per row in bold, `†` where the baseline is matched).
+//! * [`fps`]: the nominal frame rate rows are labelled with (25 FPS, not the 24.75 a
+//!   101-frame clip measures).
 //! * [`plot`]: PNG plots with a bundled font (no system fonts needed): training curves,
 //!   a 2x2 grid of curves, the paper's Figure 4 layout for one clip, and metric-vs-FPS.
 //!
@@ -39,6 +41,8 @@
 //!     test_metric: m,
 //!     frames_in: None,
 //!     frames_out: None,
+//!     hop_ms: Some(10.0),
+//!     nominal_fps: None,
 //! };
 //! let runs = vec![
 //!     run("identity", 0.0, 1, 0.90),
@@ -63,10 +67,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod fps;
 pub mod metrics;
 pub mod plot;
 pub mod table;
 
+pub use fps::nominal_fps;
 pub use metrics::{evaluate_multi_label, evaluate_single_label, Evaluation, TaskKind};
 pub use plot::{curves_grid, diffres_figure, experiment_plot, line_chart, DiffResFigure, Panel};
 pub use table::{load_results, CellStats, ExperimentTable, RunResult, TableRow};
@@ -74,10 +80,13 @@ pub use table::{load_results, CellStats, ExperimentTable, RunResult, TableRow};
 use std::path::PathBuf;
 
 /// Errors of this crate.
+///
+/// Variants wrapping another error keep it as [`std::error::Error::source`] and do not repeat
+/// its text in their own message, so a caller printing the cause chain shows each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// Reading, writing or listing a file or folder failed.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}")]
     Io {
         /// The file or folder concerned.
         path: PathBuf,
@@ -86,7 +95,7 @@ pub enum ReportError {
         source: std::io::Error,
     },
     /// A JSON file could not be parsed.
-    #[error("malformed JSON in {path}: {source}")]
+    #[error("malformed JSON in {path}")]
     Json {
         /// The file concerned.
         path: PathBuf,
@@ -104,3 +113,28 @@ pub enum ReportError {
 
 /// Result type of this crate.
 pub type Result<T> = std::result::Result<T, ReportError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn display_does_not_repeat_the_source() {
+        let cause = "No such file or directory (os error 2)";
+        let e = ReportError::Io {
+            path: PathBuf::from("runs/a/results.json"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, cause),
+        };
+        assert_eq!(e.to_string(), "I/O error on runs/a/results.json");
+        assert_eq!(e.source().unwrap().to_string(), cause);
+        let json = serde_json::from_str::<u32>("{").unwrap_err();
+        let json_text = json.to_string();
+        let e = ReportError::Json {
+            path: PathBuf::from("results.json"),
+            source: json,
+        };
+        assert_eq!(e.to_string(), "malformed JSON in results.json");
+        assert_eq!(e.source().unwrap().to_string(), json_text);
+    }
+}

@@ -692,17 +692,18 @@ pub fn diffres_figure(path: &Path, fig: &DiffResFigure) -> Result<()> {
     Ok(())
 }
 
-/// `(fps, mean %, std %)` of one cell in [`experiment_plot`].
+/// `(nominal fps, mean %, std %)` of one cell in [`experiment_plot`].
 type ErrPoint = (f64, f64, f64);
 
 /// Metric vs FPS from an [`ExperimentTable`], 900x550 PNG: one line per front end with
-/// ± std error bars, the identity baseline as a horizontal dashed line. Values in %.
+/// ± std error bars, the identity baseline as a horizontal dashed line. Values in %; the x axis
+/// is the nominal rate ([`crate::table::TableRow::nominal_fps`]), as in the Markdown table.
 pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
     prepare(path)?;
     let root = BitMapBackend::new(path, (900, 550)).into_drawing_area();
     root.fill(&WHITE).map_err(perr)?;
     let title = format!("{} vs frames per second", table.metric);
-    // (fps, mean %, std %) per column.
+    // (nominal fps, mean %, std %) per column.
     let lines: Vec<(String, Vec<ErrPoint>)> = table
         .column_names()
         .into_iter()
@@ -718,8 +719,8 @@ pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
                     } else {
                         0.0
                     };
-                    (r.fps.is_finite() && c.mean.is_finite()).then_some((
-                        r.fps,
+                    (r.nominal_fps.is_finite() && c.mean.is_finite()).then_some((
+                        r.nominal_fps,
                         c.mean * 100.0,
                         std,
                     ))
@@ -742,7 +743,7 @@ pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
     let xs = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.0))
-        .chain(table.baseline_fps.filter(|_| baseline.is_some()));
+        .chain(table.baseline_nominal_fps.filter(|_| baseline.is_some()));
     let ys = lines
         .iter()
         .flat_map(|(_, p)| p.iter().flat_map(|q| [q.1 - q.2, q.1 + q.2]))
@@ -763,7 +764,7 @@ pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
         .map_err(perr)?;
     chart
         .configure_mesh()
-        .x_desc("output frames per second (FPS)")
+        .x_desc("output frames per second (nominal FPS)")
         .y_desc(format!("{} (%)", table.metric))
         .label_style(font(14))
         .x_label_formatter(&tick)
@@ -1087,6 +1088,8 @@ mod tests {
             test_metric: m,
             frames_in: None,
             frames_out: None,
+            hop_ms: Some(10.0),
+            nominal_fps: None,
         }
     }
 

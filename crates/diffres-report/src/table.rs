@@ -4,8 +4,10 @@
 //! folder tree and [`ExperimentTable::from_results`] aggregates them over seeds:
 //!
 //! * the baseline (front end `identity`, no reduction) on top, as mean ± std;
-//! * one row per frame reduction `delta` (shown as output FPS and as % of frames kept),
-//!   sorted by increasing FPS like the paper;
+//! * one row per frame reduction `delta` (shown as nominal output FPS and as % of frames
+//!   kept), sorted by increasing FPS like the paper. The nominal rate is frames kept per second
+//!   at the hop, `(1 - delta) * 1000 / hop_ms` (25 FPS, where a 1-s clip of 101 frames measures
+//!   24.75; see [`crate::fps`]); the CSV has both;
 //! * one column per front end, in the order ChangeHopSize, AvgPool, AvgMaxPool,
 //!   ConvAvgPool, (any other), DiffRes;
 //! * cells: mean ± sample std (n - 1; 0 for a single seed) over seeds, in % with one
@@ -29,11 +31,13 @@ pub struct RunResult {
     pub reduction: f64,
     /// Random seed of the run.
     pub seed: u64,
-    /// Output frames per second.
+    /// Measured output frames per second (output frames per second of audio).
     pub fps: f64,
     /// Name of the metric in `test_metric` ("accuracy" or "mAP").
     pub metric: String,
-    /// Test-set value of the metric, as a fraction.
+    /// Test-set value of the metric, as a fraction; NaN for a run without a test split (its
+    /// `results.json` holds `null`), which tables leave out.
+    #[serde(deserialize_with = "null_as_nan")]
     pub test_metric: f64,
     /// Number of input frames, when recorded.
     #[serde(default)]
@@ -41,6 +45,18 @@ pub struct RunResult {
     /// Number of output frames, when recorded.
     #[serde(default)]
     pub frames_out: Option<usize>,
+    /// Hop between input frames in milliseconds, when recorded.
+    #[serde(default)]
+    pub hop_ms: Option<f64>,
+    /// Nominal output rate, `(1 - reduction) * 1000 / hop_ms`, when recorded. Tables use
+    /// [`RunResult::resolved_nominal_fps`], which falls back on the other fields.
+    #[serde(default)]
+    pub nominal_fps: Option<f64>,
+}
+
+/// A number, or NaN for `null`.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Loads every `results.json` found in `dir` or any folder below it (symbolic links to
@@ -170,7 +186,10 @@ impl CellStats {
 pub struct TableRow {
     /// Fraction of frames removed (delta).
     pub reduction: f64,
-    /// Output frames per second (mean over the runs of the row).
+    /// Nominal output frames per second (mean of [`RunResult::resolved_nominal_fps`] over the
+    /// runs of the row): what the Markdown and the plot show.
+    pub nominal_fps: f64,
+    /// Measured output frames per second (mean over the runs of the row).
     pub fps: f64,
     /// One cell per column of [`ExperimentTable::columns`]; `None` where no run exists.
     pub cells: Vec<Option<CellStats>>,
@@ -190,7 +209,10 @@ pub struct ExperimentTable {
     pub metric: String,
     /// The identity (no reduction) baseline over seeds, if any run has one.
     pub baseline: Option<CellStats>,
-    /// FPS of the baseline runs.
+    /// Nominal FPS of the baseline runs (mean).
+    #[serde(default)]
+    pub baseline_nominal_fps: Option<f64>,
+    /// Measured FPS of the baseline runs (mean).
     pub baseline_fps: Option<f64>,
     /// Front-end keys (normalised, e.g. "avgpool") of the columns, in display order.
     pub columns: Vec<String>,
@@ -222,8 +244,9 @@ impl ExperimentTable {
         let mut metrics: Vec<String> = Vec::new();
         let mut baseline_vals = Vec::new();
         let mut baseline_fps = Vec::new();
-        // reduction key -> (reductions, fps values, frontend -> values)
-        type RowAcc = (Vec<f64>, Vec<f64>, BTreeMap<String, Vec<f64>>);
+        let mut baseline_nominal = Vec::new();
+        // reduction key -> (reductions, nominal fps, measured fps, frontend -> values)
+        type RowAcc = (Vec<f64>, Vec<f64>, Vec<f64>, BTreeMap<String, Vec<f64>>);
         let mut rows: BTreeMap<i64, RowAcc> = BTreeMap::new();
         let mut columns: Vec<String> = Vec::new();
         for r in results {
@@ -231,10 +254,14 @@ impl ExperimentTable {
                 metrics.push(r.metric.clone());
             }
             let key = frontend_key(&r.frontend);
+            let nominal = r.resolved_nominal_fps();
             if is_baseline(&key) {
                 baseline_vals.push(r.test_metric);
                 if r.fps.is_finite() {
                     baseline_fps.push(r.fps);
+                }
+                if nominal.is_finite() {
+                    baseline_nominal.push(nominal);
                 }
                 continue;
             }
@@ -246,17 +273,21 @@ impl ExperimentTable {
             }
             let acc = rows.entry(reduction_key(r.reduction)).or_default();
             acc.0.push(r.reduction);
-            if r.fps.is_finite() {
-                acc.1.push(r.fps);
+            if nominal.is_finite() {
+                acc.1.push(nominal);
             }
-            acc.2.entry(key).or_default().push(r.test_metric);
+            if r.fps.is_finite() {
+                acc.2.push(r.fps);
+            }
+            acc.3.entry(key).or_default().push(r.test_metric);
         }
         columns.sort_by_key(|c| column_rank(c));
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let mut rows: Vec<TableRow> = rows
             .into_values()
-            .map(|(reds, fps, cells)| TableRow {
+            .map(|(reds, nominal, fps, cells)| TableRow {
                 reduction: mean(&reds).unwrap_or(f64::NAN),
+                nominal_fps: mean(&nominal).unwrap_or(f64::NAN),
                 fps: mean(&fps).unwrap_or(f64::NAN),
                 cells: columns
                     .iter()
@@ -273,6 +304,7 @@ impl ExperimentTable {
                 metrics.join("/")
             },
             baseline: CellStats::from_values(&baseline_vals),
+            baseline_nominal_fps: mean(&baseline_nominal),
             baseline_fps: mean(&baseline_fps),
             columns,
             rows,
@@ -371,7 +403,7 @@ impl ExperimentTable {
         match &self.baseline {
             Some(b) => {
                 let fps = self
-                    .baseline_fps
+                    .baseline_nominal_fps
                     .map(|f| format!(", {} FPS", fmt_number(f)))
                     .unwrap_or_default();
                 let _ = writeln!(
@@ -400,7 +432,7 @@ impl ExperimentTable {
             let _ = write!(
                 s,
                 "| {} | {}% |",
-                fmt_number(row.fps),
+                fmt_number(row.nominal_fps),
                 fmt_number(row.frames_kept_percent())
             );
             for (j, cell) in row.cells.iter().enumerate() {
@@ -415,15 +447,17 @@ impl ExperimentTable {
         }
         s.push_str(
             "\nMean ± sample std over seeds. Bold: best in the row. \
-             †: at least the baseline mean.\n",
+             †: at least the baseline mean. FPS: nominal, frames kept per second at the hop \
+             (the measured rates are in the CSV).\n",
         );
         s
     }
 
-    /// Machine-readable CSV: `reduction,fps,frontend,mean,std,n`, one line per cell
-    /// (baseline first, as frontend `identity`), values as fractions (not %).
+    /// Machine-readable CSV: `reduction,fps_nominal,fps,frontend,mean,std,n`, one line per
+    /// cell (baseline first, as frontend `identity`), values as fractions (not %); `fps` is the
+    /// exact measured rate, `fps_nominal` the one the Markdown shows.
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("reduction,fps,frontend,mean,std,n\n");
+        let mut s = String::from("reduction,fps_nominal,fps,frontend,mean,std,n\n");
         let num = |x: f64| {
             if x.is_finite() {
                 format!("{x}")
@@ -434,7 +468,8 @@ impl ExperimentTable {
         if let Some(b) = &self.baseline {
             let _ = writeln!(
                 s,
-                "0,{},identity,{},{},{}",
+                "0,{},{},identity,{},{},{}",
+                self.baseline_nominal_fps.map(num).unwrap_or_default(),
                 self.baseline_fps.map(num).unwrap_or_default(),
                 num(b.mean),
                 num(b.std),
@@ -446,8 +481,9 @@ impl ExperimentTable {
                 if let Some(c) = cell {
                     let _ = writeln!(
                         s,
-                        "{},{},{},{},{},{}",
+                        "{},{},{},{},{},{},{}",
                         num(row.reduction),
+                        num(row.nominal_fps),
                         num(row.fps),
                         col,
                         num(c.mean),
@@ -462,193 +498,5 @@ impl ExperimentTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write_run(root: &Path, name: &str, frontend: &str, reduction: f64, seed: u64, m: f64) {
-        let dir = root.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let json = format!(
-            r#"{{"frontend": "{frontend}", "reduction": {reduction}, "seed": {seed},
-               "fps": {fps}, "metric": "accuracy", "test_metric": {m},
-               "frames_in": 100, "frames_out": {out}, "epochs": 3,
-               "extra": {{"ignored": [1, 2]}}}}"#,
-            fps = 100.0 * (1.0 - reduction),
-            out = (100.0 * (1.0 - reduction)).round() as usize,
-        );
-        std::fs::write(dir.join("results.json"), json).unwrap();
-    }
-
-    /// Baseline 0.900/0.910/0.920 (90.0/91.0/92.0 -> 91.0 ± 1.0).
-    fn fixture() -> tempfile::TempDir {
-        let t = tempfile::tempdir().unwrap();
-        let r = t.path();
-        for (s, m) in [(1, 0.90), (2, 0.91), (3, 0.92)] {
-            write_run(r, &format!("identity/s{s}"), "identity", 0.0, s, m);
-        }
-        // 25 FPS (reduction 0.75)
-        for (s, m) in [(1, 0.80), (2, 0.82), (3, 0.84)] {
-            write_run(r, &format!("deep/chs_75/s{s}"), "changehopsize", 0.75, s, m);
-        }
-        for (s, m) in [(1, 0.85), (2, 0.86)] {
-            write_run(r, &format!("avg_75/s{s}"), "avgpool", 0.75, s, m);
-        }
-        for (s, m) in [(1, 0.88), (2, 0.89), (3, 0.90)] {
-            write_run(r, &format!("dr_75/s{s}"), "diffres", 0.75, s, m);
-        }
-        // 50 FPS (reduction 0.5): DiffRes matches the baseline at display precision.
-        for (s, m) in [(1, 0.87), (2, 0.87), (3, 0.87)] {
-            write_run(r, &format!("chs_50/s{s}"), "changehopsize", 0.5, s, m);
-        }
-        for (s, m) in [(1, 0.9089), (2, 0.9109), (3, 0.9099)] {
-            write_run(r, &format!("dr_50/s{s}"), "diffres", 0.5, s, m);
-        }
-        // Unrelated files are ignored.
-        std::fs::write(r.join("notes.txt"), "hello").unwrap();
-        t
-    }
-
-    #[test]
-    fn loads_and_aggregates() {
-        let t = fixture();
-        let runs = load_results(t.path()).unwrap();
-        assert_eq!(runs.len(), 3 + 3 + 2 + 3 + 3 + 3);
-        assert_eq!(runs.iter().filter(|r| r.frontend == "identity").count(), 3);
-        assert_eq!(runs[0].frames_in, Some(100));
-        let table = ExperimentTable::from_results(&runs);
-        assert_eq!(table.metric, "accuracy");
-        assert_eq!(table.columns, vec!["changehopsize", "avgpool", "diffres"]);
-        assert_eq!(
-            table.column_names(),
-            vec!["ChangeHopSize", "AvgPool", "DiffRes"]
-        );
-        let b = table.baseline.unwrap();
-        assert!((b.mean - 0.91).abs() < 1e-12);
-        assert!((b.std - 0.01).abs() < 1e-12);
-        assert_eq!(b.n, 3);
-        assert_eq!(table.baseline_fps, Some(100.0));
-        assert_eq!(table.rows.len(), 2);
-        assert!((table.rows[0].fps - 25.0).abs() < 1e-12);
-        assert!((table.rows[1].fps - 50.0).abs() < 1e-12);
-        assert!((table.rows[0].frames_kept_percent() - 25.0).abs() < 1e-12);
-        let c = table.cell(0.75, "ChangeHopSize").unwrap();
-        assert!((c.mean - 0.82).abs() < 1e-12 && (c.std - 0.02).abs() < 1e-12);
-        let a = table.cell(0.75, "avg_pool").unwrap();
-        assert!((a.mean - 0.855).abs() < 1e-12);
-        assert!((a.std - 0.01 / 2f64.sqrt()).abs() < 1e-12);
-        assert_eq!(a.n, 2);
-        assert!(table.cell(0.5, "avgpool").is_none());
-        let d = table.cell(0.5, "diffres").unwrap();
-        assert!((d.mean - 0.9099).abs() < 1e-12);
-        assert!((d.std - 0.001).abs() < 1e-12);
-        // Below the baseline mean, but equal at the displayed precision: dagger.
-        assert!(d.mean < b.mean && table.matches_baseline(d));
-    }
-
-    #[test]
-    fn markdown_exact() {
-        let t = fixture();
-        let table = ExperimentTable::from_results(&load_results(t.path()).unwrap());
-        let md = table.to_markdown();
-        let expected = "\
-Baseline (identity, 100 FPS): 91.0 ± 1.0 (accuracy, %, n=3)
-
-| FPS | Frames kept | ChangeHopSize (%) | AvgPool (%) | DiffRes (%) |
-|---:|---:|---:|---:|---:|
-| 25 | 25% | 82.0 ± 2.0 | 85.5 ± 0.7 (n=2) | **89.0 ± 1.0** |
-| 50 | 50% | 87.0 ± 0.0 | – | **91.0 ± 0.1**† |
-
-Mean ± sample std over seeds. Bold: best in the row. †: at least the baseline mean.
-";
-        assert_eq!(md, expected, "\n{md}");
-    }
-
-    #[test]
-    fn csv_exact() {
-        let t = fixture();
-        let table = ExperimentTable::from_results(&load_results(t.path()).unwrap());
-        let csv = table.to_csv();
-        let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "reduction,fps,frontend,mean,std,n");
-        assert!(lines[1].starts_with("0,100,identity,0.91"));
-        assert!(lines[1].ends_with(",3"));
-        assert_eq!(lines.len(), 1 + 1 + 3 + 2);
-        assert!(lines[2].starts_with("0.75,25,changehopsize,0.82"));
-        assert!(lines[3].starts_with("0.75,25,avgpool,0.855"));
-        assert!(lines[3].ends_with(",2"));
-        assert!(lines[6].starts_with("0.5,50,diffres,0.9099"));
-        // Parseable numbers.
-        for l in &lines[1..] {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 6);
-            for x in [f[0], f[1], f[3], f[4]] {
-                x.parse::<f64>().unwrap();
-            }
-            f[5].parse::<usize>().unwrap();
-        }
-    }
-
-    #[test]
-    fn malformed_file_is_an_error_naming_it() {
-        let t = fixture();
-        let bad = t.path().join("broken");
-        std::fs::create_dir_all(&bad).unwrap();
-        std::fs::write(bad.join("results.json"), "{\"frontend\": \"diffres\", ").unwrap();
-        let err = load_results(t.path()).unwrap_err();
-        assert!(matches!(err, ReportError::Json { .. }));
-        let msg = err.to_string();
-        assert!(
-            msg.contains("broken") && msg.contains("results.json"),
-            "{msg}"
-        );
-        // A missing field is an error too.
-        std::fs::write(bad.join("results.json"), r#"{"frontend": "diffres"}"#).unwrap();
-        assert!(load_results(t.path()).is_err());
-        // A missing folder is an I/O error.
-        assert!(matches!(
-            load_results(&t.path().join("nope")),
-            Err(ReportError::Io { .. })
-        ));
-    }
-
-    #[test]
-    fn single_seed_has_zero_std_and_no_n_marks() {
-        let run = |f: &str, r: f64, m: f64| RunResult {
-            frontend: f.into(),
-            reduction: r,
-            seed: 0,
-            fps: 100.0 * (1.0 - r),
-            metric: "mAP".into(),
-            test_metric: m,
-            frames_in: None,
-            frames_out: None,
-        };
-        let runs = vec![
-            run("diffres", 0.25, 0.44),
-            run("avgpool", 0.25, 0.44),
-            run("convavgpool", 0.25, 0.43),
-            run("avgmaxpool", 0.25, f64::NAN),
-            run("mystery", 0.25, 0.1),
-        ];
-        let t = ExperimentTable::from_results(&runs);
-        assert_eq!(t.baseline, None);
-        assert_eq!(t.metric, "mAP");
-        assert_eq!(
-            t.columns,
-            vec!["avgpool", "convavgpool", "mystery", "diffres"]
-        );
-        let md = t.to_markdown();
-        assert!(md.contains("Baseline (identity): no run (mAP, %)"));
-        // Tied best both bold, no dagger without a baseline, no n marks.
-        assert!(
-            md.contains("| 75 | 75% | **44.0 ± 0.0** | 43.0 ± 0.0 | 10.0 ± 0.0 | **44.0 ± 0.0** |")
-        );
-        assert!(!md.contains("n="));
-        assert!(!md.lines().any(|l| l.starts_with('|') && l.contains('†')));
-        // Empty input.
-        let e = ExperimentTable::from_results(&[]);
-        assert!(e.rows.is_empty());
-        assert_eq!(e.to_csv(), "reduction,fps,frontend,mean,std,n\n");
-        assert!(e.to_markdown().contains("no run"));
-    }
-}
+#[path = "table_tests.rs"]
+mod tests;

@@ -192,6 +192,8 @@ mod tests {
                 classes: vec!["a".into(), "b".into(), "c".into()],
                 multi_label,
                 clips,
+                notes: Vec::new(),
+                warnings: Vec::new(),
             },
             frames: 2,
             mels: 1,

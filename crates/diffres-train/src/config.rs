@@ -8,8 +8,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
-/// Version of the run-folder layout; `eval` and `predict` refuse other versions.
-pub const RUN_FORMAT_VERSION: u32 = 1;
+/// Version of the run-folder layout written by this tool.
+///
+/// - 2: checkpoints and optimizer states end in a SHA-256 trailer, `state.json` carries the
+///   SHA-256 of its content, `config.json` uses the command line's spellings (`exact`, `cnn`).
+/// - 1: no checksums; `config.json` spells kinds as Rust variants (`ExactSum`, `Cnn`).
+///
+/// Runs of every version from [`OLDEST_RUN_FORMAT_VERSION`] on are read (evaluated,
+/// predicted with and resumed); others are refused with an error naming their version.
+pub const RUN_FORMAT_VERSION: u32 = 2;
+
+/// Oldest run-folder layout this tool still reads.
+pub const OLDEST_RUN_FORMAT_VERSION: u32 = 1;
 
 /// Step learning-rate schedule: from epoch `start` (1-based) on, multiply the rate by `gamma`
 /// every `every` epochs (the paper's Table 4 notation).
@@ -59,6 +69,9 @@ impl LrSchedule {
         }
     }
 }
+
+/// Default seed of every command (training, the demo, the synthetic data, experiments).
+pub const DEFAULT_SEED: u64 = 1;
 
 fn one() -> usize {
     1
@@ -162,7 +175,7 @@ impl Default for TrainConfig {
             batch_size: 32,
             lr: 1e-3,
             lr_schedule: None,
-            seed: 42,
+            seed: DEFAULT_SEED,
             specaugment: false,
             mixup: false,
             guide_weight: 1.0,
@@ -220,6 +233,8 @@ impl TrainConfig {
                 diffres::output_frames(frames, self.reduction)?;
             }
         }
+        diffres::check_dilation(self.dilation)
+            .map_err(|e| TrainError::Config(format!("--dilation: {e}")))?;
         if !(self.empty_eps > 0.0 && self.empty_eps < 1.0) {
             return bad(format!("--empty-eps {} must be in (0, 1)", self.empty_eps));
         }

@@ -19,11 +19,13 @@ fn series(history: &[EpochMetrics], value: impl Fn(&EpochMetrics) -> f64) -> Vec
 pub fn write_curves(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
     let metric = history.first().map_or("metric", |m| m.val.primary().0);
     let panels = vec![
+        // Like with like: the classification loss on both splits (validation has no guide
+        // loss); the guide loss has its own panel.
         Panel {
-            title: "Loss".into(),
-            y_label: "loss".into(),
+            title: "Classification loss".into(),
+            y_label: "task loss".into(),
             series: vec![
-                ("train".into(), series(history, |m| m.train_loss)),
+                ("train".into(), series(history, |m| m.train_task_loss)),
                 ("validation".into(), series(history, |m| m.val_loss)),
             ],
         },

@@ -79,11 +79,19 @@ pub fn load_options(cfg: &TrainConfig) -> Result<LoadOptions> {
 /// Dataset errors, no readable training clip, or (strict) the first unreadable file.
 pub fn prepare(cfg: &TrainConfig, cache: Option<&Path>, visible: bool) -> Result<PreparedData> {
     let dataset = load_dataset(&cfg.data, &load_options(cfg)?)?;
+    // Shown under --quiet too: they change what the numbers mean.
+    for note in &dataset.notes {
+        eprintln!("note: {note}");
+    }
+    for warning in &dataset.warnings {
+        eprintln!("warning: {warning}");
+    }
     prepare_dataset(dataset, cfg, cache, cfg.frames, visible)
 }
 
 /// Extracts the features of an already loaded dataset; `frames` fixes the length (else the
-/// longest training clip, at most [`MAX_AUTO_FRAMES`]).
+/// longest training clip, at most [`MAX_AUTO_FRAMES`]). `visible` shows the progress bar;
+/// warnings (unreadable files, truncated files, an unwritable cache) are printed either way.
 ///
 /// # Errors
 /// As [`prepare`].
@@ -109,19 +117,24 @@ pub fn prepare_dataset(
 
     let mut skipped = Vec::new();
     let mut raw = Vec::with_capacity(results.len());
+    let mut warnings = Vec::new();
     for (path, result) in paths.iter().zip(results) {
         match result {
-            Ok(f) => raw.push(Some(f)),
+            Ok(f) => {
+                warnings.extend(f.warnings.iter().map(ToString::to_string));
+                raw.push(Some(f));
+            }
             Err(e) if cfg.strict => return Err(e.into()),
             Err(e) => {
-                skipped.push((path.clone(), e.to_string()));
+                skipped.push((path.clone(), crate::error::error_chain(&e)));
                 raw.push(None);
             }
         }
     }
-    if !skipped.is_empty() && visible {
+    print_warnings(&warnings);
+    if !skipped.is_empty() {
         eprintln!(
-            "warning: skipped {} unreadable file(s), e.g. {}",
+            "warning: skipped {} unreadable file(s) (--strict stops at the first), e.g. {}",
             skipped.len(),
             skipped[0].1
         );
@@ -166,3 +179,19 @@ pub fn prepare_dataset(
     }
     Ok(prepared)
 }
+
+/// Prints warnings, at most [`MAX_WARNINGS_SHOWN`] of them and a count of the rest.
+fn print_warnings(warnings: &[String]) {
+    for w in warnings.iter().take(MAX_WARNINGS_SHOWN) {
+        eprintln!("warning: {w}");
+    }
+    if warnings.len() > MAX_WARNINGS_SHOWN {
+        eprintln!(
+            "warning: ... and {} more warnings like these",
+            warnings.len() - MAX_WARNINGS_SHOWN
+        );
+    }
+}
+
+/// Most per-file warnings printed one by one.
+pub const MAX_WARNINGS_SHOWN: usize = 10;

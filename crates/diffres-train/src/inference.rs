@@ -1,10 +1,10 @@
-//! Using a trained run: evaluate it on a dataset, predict labels for audio files.
+//! Using a trained run: load it, evaluate it on a dataset (prediction is in [`crate::predict`]).
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use diffres_audio::{FeatureExtractor, FrontEndConfig};
-use diffres_data::{load_dataset, Split};
+use diffres_data::{load_eval_dataset, Split};
 use diffres_report::Evaluation;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,8 @@ use crate::error::{Result, TrainError};
 use crate::model::AudioModel;
 use crate::run::{write_json, RunDir, RunInfo};
 use crate::trainer::{evaluate_probs, load_checkpoint, predict_clips};
+
+pub use crate::predict::{predict_file, predict_paths, PredictOptions, Prediction};
 
 /// A trained run, ready for inference (best checkpoint, inference mode).
 pub struct LoadedRun {
@@ -36,7 +38,8 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun> {
     let device =
         crate::model::device(&info.config.device).or_else(|_| crate::model::device("cpu"))?;
     let model = AudioModel::new(&info.config, info.classes.len(), &device)?;
-    let model = load_checkpoint(model, &run.best())?;
+    // Runs of format 1 have no checksums; newer ones must.
+    let model = load_checkpoint(model, &run.best(), info.format_version < 2)?;
     Ok(LoadedRun {
         dir: run,
         info,
@@ -80,7 +83,8 @@ pub fn evaluate_run(
         cfg.data = path.to_path_buf();
         cfg.format = "auto".into();
     }
-    let mut dataset = load_dataset(&cfg.data, &load_options(&cfg)?)?;
+    // Evaluation rules: one class is fine and no validation split is carved.
+    let mut dataset = load_eval_dataset(&cfg.data, &load_options(&cfg)?)?;
     // Map the dataset's classes onto the run's output order.
     let mut mapping = Vec::with_capacity(dataset.classes.len());
     for name in &dataset.classes {
@@ -100,11 +104,23 @@ pub fn evaluate_run(
     }
     dataset.classes = run.info.classes.clone();
     dataset.multi_label = run.info.multi_label;
-    // Every clip counts as test data of the foreign dataset if it has no test split.
-    let split = if dataset.clips.iter().any(|c| c.split == Split::Test) {
-        Split::Test
-    } else {
-        Split::Train
+    // A foreign dataset without a test split is evaluated whole; the run's own dataset
+    // without one has nothing held out to evaluate.
+    let has_test = dataset.clips.iter().any(|c| c.split == Split::Test);
+    let split = match (has_test, data.is_some()) {
+        (true, _) => Split::Test,
+        (false, true) => {
+            for clip in &mut dataset.clips {
+                clip.split = Split::Test;
+            }
+            Split::Test
+        }
+        (false, false) => {
+            return Err(TrainError::Config(format!(
+                "the run's dataset {} has no test split: pass --data to evaluate on another labelled dataset",
+                cfg.data.display()
+            )))
+        }
     };
     let prepared = prepare_dataset_for_eval(dataset, split, &cfg, cache, run.info.frames, visible)?;
     let clips = prepared.indices(split);
@@ -158,59 +174,21 @@ fn prepare_dataset_for_eval(
     Ok(prepared)
 }
 
-/// Top-k predictions for one file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Prediction {
-    /// The file.
-    pub file: PathBuf,
-    /// `(label, probability)`, most probable first.
-    pub top: Vec<(String, f32)>,
-}
-
-/// Log-mel features of files with a run's front-end settings, padded or cropped to its frames.
+/// The whole (unpadded) log-mel of a file with a run's front-end settings.
 ///
 /// # Errors
-/// The first unreadable file.
-pub fn features_for_files(
-    info: &RunInfo,
-    files: &[PathBuf],
-) -> Result<Vec<diffres_audio::Features>> {
+/// An unreadable file.
+pub fn full_features(info: &RunInfo, path: &Path) -> Result<diffres_audio::Features> {
     let extractor = FeatureExtractor::new(
         FrontEndConfig {
             log_mel: info.config.log_mel(),
-            frames: Some(info.frames),
+            frames: None,
         },
         None,
     )?;
-    extractor
-        .extract_many(files, None)
-        .into_iter()
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(Into::into)
-}
-
-/// Predicts the `top_k` labels of each file.
-///
-/// # Errors
-/// Unreadable files or front-end errors.
-pub fn predict_files(run: &LoadedRun, files: &[PathBuf], top_k: usize) -> Result<Vec<Prediction>> {
-    let features = features_for_files(&run.info, files)?;
-    let (frames, mels) = (run.info.frames, run.info.config.mels);
-    let mut out = Vec::with_capacity(files.len());
-    for (file, f) in files.iter().zip(features) {
-        let x =
-            Tensor::<3>::from_data(TensorData::new(f.spec.data, [1, frames, mels]), &run.device);
-        let lengths = [f.valid_frames.max(1)];
-        let lengths = run.info.config.variable_length.then_some(&lengths[..]);
-        let (logits, _) = run.model.forward(x, lengths)?;
-        let probs = crate::trainer::probabilities(run.info.multi_label, logits);
-        let mut ranked: Vec<(String, f32)> = run.info.classes.iter().cloned().zip(probs).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        ranked.truncate(top_k.max(1));
-        out.push(Prediction {
-            file: file.clone(),
-            top: ranked,
-        });
+    let features = extractor.extract(path)?;
+    for warning in &features.warnings {
+        eprintln!("warning: {warning}");
     }
-    Ok(out)
+    Ok(features)
 }

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod checkpoint;
 pub mod config;
 pub mod curves;
 pub mod data;
@@ -18,14 +19,17 @@ pub mod demo;
 pub mod error;
 pub mod experiment;
 pub mod inference;
+pub mod integrity;
+pub mod lock;
 pub mod loss;
 pub mod model;
+pub mod predict;
 pub mod progress;
 pub mod run;
 pub mod trainer;
 pub mod visualize;
 
 pub use config::{LrSchedule, TrainConfig};
-pub use error::{Result, TrainError};
+pub use error::{error_chain, Result, TrainError};
 pub use run::{RunDir, RunInfo, RunResults};
 pub use trainer::{train, TrainOptions};

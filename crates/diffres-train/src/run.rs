@@ -5,13 +5,18 @@
 //! DIR/metrics.jsonl        one EpochMetrics per line
 //! DIR/results.json         final test metrics (written last, atomically)
 //! DIR/state.json           resume point: last finished epoch and its checkpoint files
-//! DIR/checkpoints/best.bpk best validation epoch (Burn burnpack)
+//! DIR/checkpoints/best.bpk best validation epoch (Burn burnpack + SHA-256 trailer)
 //! DIR/checkpoints/epoch-NNN.bpk, epoch-NNN.optim.bpk   the last finished epoch
 //! DIR/curves.png, loss.png, metric.png, guide_loss.png, activeness.png
+//! DIR/.lock                held (OS file lock) while a process trains into DIR
 //! ```
-//! Every file is written to a temporary name and renamed. `state.json` names the checkpoint
-//! files of its epoch, and older epoch files are removed only after it is written, so a run
-//! killed at any moment resumes from a consistent epoch and loses at most the current one.
+//! Every file is written to a temporary name (`NAME.tmp`) and renamed. `state.json` names the
+//! checkpoint files of its epoch, and older epoch files are removed only after it is written,
+//! so a run killed at any moment resumes from a consistent epoch and loses at most the current
+//! one; the temporaries such a kill leaves behind are removed when the run resumes.
+//! Checkpoints and `state.json` carry SHA-256 checksums ([`crate::integrity`]): a damaged file
+//! is an error naming it. Floats are written so that they read back bit for bit (serde_json's
+//! `float_roundtrip`), so a resumed run compares its scores with exactly the stored best.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,8 +24,9 @@ use std::path::{Path, PathBuf};
 use diffres_report::Evaluation;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
+use crate::config::{TrainConfig, OLDEST_RUN_FORMAT_VERSION, RUN_FORMAT_VERSION};
 use crate::error::{io_err, Result, TrainError};
+use crate::integrity::{read_sealed_json, seal_json};
 
 /// `config.json`: how to rebuild the model and its inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,13 +106,22 @@ pub struct RunResults {
     pub seed: u64,
     /// Output frames per second of audio.
     pub fps: f64,
+    /// Nominal output frames per second: frames kept per second of audio at the hop,
+    /// `(1 - reduction) * 1000 / hop_ms` (25 for a 10 ms hop at reduction 0.75; `fps` is the
+    /// measured rate, 24.75 for a 101-frame clip).
+    #[serde(default)]
+    pub nominal_fps: Option<f64>,
+    /// Spectrogram hop in milliseconds.
+    #[serde(default)]
+    pub hop_ms: Option<f64>,
     /// Primary metric name (`accuracy` or `mAP`).
     pub metric: String,
-    /// Primary metric on the test split (a fraction).
-    pub test_metric: f64,
-    /// All test metrics.
-    pub test: Evaluation,
-    /// Split the test metrics come from (`test`, or `val` when there is no test split).
+    /// Primary metric on the test split (a fraction); `None` when the dataset has no test split.
+    pub test_metric: Option<f64>,
+    /// All test metrics; `None` when the dataset has no test split.
+    pub test: Option<Evaluation>,
+    /// Split the test metrics come from: `test`, or `none` when the dataset has no test split
+    /// (the metrics are never taken from the training or validation clips).
     pub evaluated_on: String,
     /// Best validation metric and its epoch.
     pub best_val_metric: f64,
@@ -165,10 +180,58 @@ impl RunDir {
         self.checkpoints().join("best.bpk")
     }
 
-    /// Reads `config.json`, checking the layout version.
+    /// Takes the folder's writer lock (see [`crate::lock`]); the folder must exist.
     ///
     /// # Errors
-    /// A missing folder or file, malformed JSON, or another version.
+    /// Another process trains into the folder, or I/O errors.
+    pub fn lock(&self) -> Result<crate::lock::RunLock> {
+        crate::lock::RunLock::acquire(&self.root)
+    }
+
+    /// Removes the temporary files (`*.tmp`, Burn's `*.tmp.*`) that a killed writer left in the
+    /// folder and in `checkpoints/`, and returns how many. Call it only while holding
+    /// [`RunDir::lock`], so that no live writer's temporary is removed.
+    pub fn remove_stale_temporaries(&self) -> usize {
+        let mut removed = 0;
+        for dir in [self.root.clone(), self.checkpoints()] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_tmp = name.ends_with(".tmp") || name.contains(".tmp.");
+                if is_tmp
+                    && entry.file_type().is_ok_and(|t| t.is_file())
+                    && fs::remove_file(entry.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
+    /// Reads `state.json`, checking its checksum (a run of format 1 has none).
+    ///
+    /// # Errors
+    /// A missing, malformed or damaged file.
+    pub fn read_state(&self, format_version: u32) -> Result<TrainState> {
+        read_sealed_json(&self.state(), format_version < 2)
+    }
+
+    /// Writes `state.json` with its checksum.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn write_state(&self, state: &TrainState) -> Result<()> {
+        write_atomic(&self.state(), seal_json(state).as_bytes())
+    }
+
+    /// Reads `config.json`, checking the layout version (every version from
+    /// [`OLDEST_RUN_FORMAT_VERSION`] to [`RUN_FORMAT_VERSION`] is read).
+    ///
+    /// # Errors
+    /// A missing folder or file, malformed JSON, or an unknown version.
     pub fn read_info(&self) -> Result<RunInfo> {
         if !self.root.is_dir() {
             return Err(TrainError::Run {
@@ -178,12 +241,14 @@ impl RunDir {
         }
         let value: serde_json::Value = read_json(&self.config())?;
         let version = value.get("format_version").and_then(|v| v.as_u64());
-        if version != Some(RUN_FORMAT_VERSION as u64) {
+        let known = OLDEST_RUN_FORMAT_VERSION as u64..=RUN_FORMAT_VERSION as u64;
+        if !version.is_some_and(|v| known.contains(&v)) {
+            let what = version.map_or("no format version".into(), |v| format!("format {v}"));
             return Err(TrainError::Run {
                 path: self.root.clone(),
                 reason: format!(
-                    "written by an incompatible version (format {}, this tool reads {RUN_FORMAT_VERSION})",
-                    version.map_or("unknown".into(), |v| v.to_string())
+                    "written with {what}, but this tool reads formats {OLDEST_RUN_FORMAT_VERSION} to {RUN_FORMAT_VERSION}: \
+                     use the diffres version that wrote it (see tool_version in config.json), or train the run again"
                 ),
             });
         }
@@ -246,9 +311,14 @@ mod tests {
             reduction: 0.75,
             seed: 3,
             fps: 25.0,
+            nominal_fps: Some(25.0),
+            hop_ms: Some(10.0),
             metric: "accuracy".into(),
-            test_metric: 0.875,
-            test: diffres_report::evaluate_single_label(&[vec![0.9, 0.1]], &[0]),
+            test_metric: Some(0.875),
+            test: Some(diffres_report::evaluate_single_label(
+                &[vec![0.9, 0.1]],
+                &[0],
+            )),
             evaluated_on: "test".into(),
             best_val_metric: 0.9,
             best_epoch: 2,

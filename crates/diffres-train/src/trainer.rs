@@ -12,12 +12,15 @@ use diffres_data::Split;
 use diffres_report::{evaluate_multi_label, evaluate_single_label, Evaluation};
 
 use crate::batch::{assemble, epoch_order, mixup, rng_for, spec_augment, HostBatch};
+use crate::checkpoint::{load_optimizer, save_model, save_optimizer};
 use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
 use crate::data::{prepare, PreparedData};
 use crate::error::{io_err, Result, TrainError};
 use crate::loss::{binary_cross_entropy, cross_entropy};
 use crate::model::{device, AudioModel};
 use crate::run::{write_atomic, write_json, EpochMetrics, RunDir, RunInfo, RunResults, TrainState};
+
+pub use crate::checkpoint::load_checkpoint;
 
 /// Batches used to re-estimate batch-norm statistics after each epoch.
 ///
@@ -40,7 +43,7 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Feature cache (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
-    /// Show progress bars and per-epoch lines.
+    /// Show progress bars and per-epoch lines. Warnings are printed either way.
     pub progress: bool,
     /// Stop (as if killed) after this many epochs of this invocation; for tests.
     pub stop_after: Option<usize>,
@@ -133,9 +136,22 @@ pub fn evaluate_probs(data: &PreparedData, clips: &[usize], probs: &[Vec<f32>]) 
     }
 }
 
-/// Output frames per second of audio of a run.
+/// Output frames per second of audio of a run, as measured: `frames_out` per `frames_in`
+/// frames of the hop (24.75 for 101 input frames reduced to 25 at a 10 ms hop).
 pub fn output_fps(cfg: &TrainConfig, frames_in: usize, frames_out: usize) -> f64 {
     frames_out as f64 / frames_in as f64 * 1000.0 / cfg.hop_ms as f64
+}
+
+/// Nominal output frames per second: frames kept per second of audio at the hop,
+/// `(1 - reduction) * 1000 / hop_ms` (25 at a 10 ms hop with reduction 0.75), the figure the
+/// paper and a reader use.
+pub fn nominal_fps(cfg: &TrainConfig) -> f64 {
+    let reduction = if cfg.frontend == diffres::FrontEndKind::Identity {
+        0.0
+    } else {
+        cfg.reduction
+    };
+    diffres_report::nominal_fps(reduction, cfg.hop_ms as f64)
 }
 
 /// Trains a model as configured, writing everything to `opts.out`, and returns its results.
@@ -147,6 +163,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     cfg.validate()?;
     let base = device(&cfg.device)?;
     let run = RunDir::new(&opts.out);
+    fs::create_dir_all(run.checkpoints()).map_err(io_err(run.checkpoints()))?;
+    // Held until this function returns: one writer per run folder.
+    let _lock = run.lock()?;
     let resuming = opts.resume && run.state().is_file();
     if !opts.resume && run.config().exists() {
         return Err(TrainError::Run {
@@ -155,11 +174,20 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
                 .into(),
         });
     }
+    // Run format of the files being resumed (older formats have no checksums).
+    let mut stored_format = RUN_FORMAT_VERSION;
     if resuming {
         let stored = run.read_info()?;
         check_same_run(&stored.config, cfg, &run.root)?;
+        stored_format = stored.format_version;
     }
-    fs::create_dir_all(run.checkpoints()).map_err(io_err(run.checkpoints()))?;
+    let stale = run.remove_stale_temporaries();
+    if stale > 0 && opts.progress {
+        eprintln!(
+            "removed {stale} temporary file(s) left by an interrupted run in {}",
+            run.root.display()
+        );
+    }
 
     let data = prepare(cfg, opts.cache_dir.as_deref(), opts.progress)?;
     let classes = data.dataset.classes.len();
@@ -193,28 +221,31 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         elapsed_s: 0.0,
     };
     if resuming {
-        state = crate::run::read_json(&run.state())?;
+        let legacy = stored_format < 2;
+        state = run.read_state(stored_format)?;
         let ckpt = run.checkpoints().join(&state.checkpoint);
-        model = load_checkpoint(model, &ckpt)?;
+        model = load_checkpoint(model, &ckpt, legacy)?;
         let optim_path = run.checkpoints().join(&state.optimizer);
-        optim = optim
-            .load(&optim_path)
-            .map_err(|e| TrainError::Checkpoint {
-                path: optim_path.clone(),
-                reason: format!("{e:?}"),
-            })?;
+        optim = load_optimizer(optim, &optim_path, legacy)?;
+        if legacy {
+            // config.json now says the current format: give the old files their checksums.
+            crate::checkpoint::seal_legacy_file(&run.best())?;
+            save_model(&model, &ckpt)?;
+            save_optimizer(&optim, &optim_path)?;
+            run.write_state(&state)?;
+        }
     }
 
     let train_idx = data.indices(Split::Train);
-    let mut eval_split = Split::Val;
-    let mut eval_idx = data.indices(Split::Val);
+    // Model selection uses the validation split only: never the test split (that would
+    // select on the test data) nor the training clips (that would select nothing).
+    let eval_split = Split::Val;
+    let eval_idx = data.indices(Split::Val);
     if eval_idx.is_empty() {
-        eval_split = Split::Test;
-        eval_idx = data.indices(Split::Test);
-    }
-    if eval_idx.is_empty() {
-        eval_split = Split::Train;
-        eval_idx = train_idx.clone();
+        return Err(TrainError::Config(format!(
+            "dataset {} has no readable validation clip: model selection needs one",
+            cfg.data.display()
+        )));
     }
     let balance = cfg.balance.unwrap_or(data.dataset.multi_label);
     let silence = cfg.log_mel().silence_value();
@@ -358,22 +389,31 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         });
     }
 
-    // Final test metrics with the best checkpoint.
-    let best = load_checkpoint(AudioModel::new(cfg, classes, &base)?, &run.best())?;
-    let (test_split, test_idx) = match data.indices(Split::Test) {
-        t if !t.is_empty() => ("test", t),
-        _ => (eval_split.as_str(), eval_idx.clone()),
+    // Final test metrics with the best checkpoint; none without a test split (never the
+    // metrics of clips the model was trained or selected on).
+    let best = load_checkpoint(AudioModel::new(cfg, classes, &base)?, &run.best(), false)?;
+    let test_idx = data.indices(Split::Test);
+    let test = if test_idx.is_empty() {
+        eprintln!(
+            "warning: {} has no test split: results.json reports no test metrics",
+            cfg.data.display()
+        );
+        None
+    } else {
+        let (probs, _) = predict_clips(
+            &best,
+            &data,
+            &test_idx,
+            cfg.batch_size,
+            cfg.variable_length,
+            &base,
+        )?;
+        Some(evaluate_probs(&data, &test_idx, &probs))
     };
-    let (probs, _) = predict_clips(
-        &best,
-        &data,
-        &test_idx,
-        cfg.batch_size,
-        cfg.variable_length,
-        &base,
-    )?;
-    let test = evaluate_probs(&data, &test_idx, &probs);
-    let (metric, test_metric) = test.primary();
+    let metric = state
+        .history
+        .last()
+        .map_or("accuracy", |m| m.val.primary().0);
     let results = RunResults {
         format_version: RUN_FORMAT_VERSION,
         frontend: cfg.frontend.name().to_string(),
@@ -384,10 +424,12 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         },
         seed: cfg.seed,
         fps: output_fps(cfg, data.frames, frames_out),
+        nominal_fps: Some(nominal_fps(cfg)),
+        hop_ms: Some(cfg.hop_ms as f64),
         metric: metric.to_string(),
-        test_metric,
+        test_metric: test.as_ref().map(|t| t.primary().1),
         test,
-        evaluated_on: test_split.to_string(),
+        evaluated_on: if test_idx.is_empty() { "none" } else { "test" }.to_string(),
         best_val_metric: state.best_metric,
         best_epoch: state.best_epoch,
         frontend_params: diffres::trainable_params(&best.frontend),
@@ -470,27 +512,6 @@ fn check_same_run(stored: &TrainConfig, cfg: &TrainConfig, root: &Path) -> Resul
     Ok(())
 }
 
-/// Loads a checkpoint into a model of the right shape.
-///
-/// # Errors
-/// A missing file, or one for another front end or classifier.
-pub fn load_checkpoint(model: AudioModel, path: &Path) -> Result<AudioModel> {
-    if !path.is_file() {
-        return Err(TrainError::Checkpoint {
-            path: path.to_path_buf(),
-            reason: "no such file".into(),
-        });
-    }
-    model
-        .try_load_file(path)
-        .map_err(|e| TrainError::Checkpoint {
-            path: path.to_path_buf(),
-            reason: format!(
-                "does not fit this model (another front end, classifier or class count?): {e:?}"
-            ),
-        })
-}
-
 fn save_epoch(
     run: &RunDir,
     model: &AudioModel,
@@ -502,28 +523,12 @@ fn save_epoch(
     let dir = run.checkpoints();
     let ckpt = format!("epoch-{epoch:03}.bpk");
     let opt = format!("epoch-{epoch:03}.optim.bpk");
-    let save_model = |path: &Path| {
-        let tmp = crate::run::tmp_path(path);
-        model
-            .clone()
-            .save_file(&tmp)
-            .map_err(|e| TrainError::Checkpoint {
-                path: tmp.clone(),
-                reason: format!("cannot write: {e:?}"),
-            })?;
-        fs::rename(&tmp, path).map_err(io_err(path))
-    };
-    save_model(&dir.join(&ckpt))?;
-    let opt_path = dir.join(&opt);
-    let tmp = crate::run::tmp_path(&opt_path);
-    optim.save(&tmp).map_err(|e| TrainError::Checkpoint {
-        path: tmp.clone(),
-        reason: format!("cannot write optimizer state: {e:?}"),
-    })?;
-    fs::rename(&tmp, &opt_path).map_err(io_err(&opt_path))?;
-    // NaN metrics never count as best; ties keep the earlier epoch.
+    save_model(model, &dir.join(&ckpt))?;
+    save_optimizer(optim, &dir.join(&opt))?;
+    // NaN metrics never count as best; ties keep the earlier epoch (exactly: the stored best
+    // reads back bit for bit).
     if val_metric > state.best_metric || state.best_epoch == 0 {
-        save_model(&run.best())?;
+        save_model(model, &run.best())?;
         state.best_metric = if val_metric.is_nan() {
             f64::NEG_INFINITY
         } else {
@@ -541,7 +546,7 @@ fn save_epoch(
         .map(|m| serde_json::to_string(m).expect("plain data") + "\n")
         .collect();
     write_atomic(&run.metrics(), lines.as_bytes())?;
-    write_json(&run.state(), state)?;
+    run.write_state(state)?;
     for old in [previous.0, previous.1] {
         if !old.is_empty() && old != state.checkpoint && old != state.optimizer {
             fs::remove_file(dir.join(old)).ok();

@@ -6,34 +6,84 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use diffres_report::{line_chart, DiffResFigure};
 
-use crate::error::{io_err, Result};
-use crate::inference::{features_for_files, LoadedRun};
+use crate::error::{io_err, Result, TrainError};
+use crate::inference::{full_features, LoadedRun};
 use crate::run::EpochMetrics;
 
 fn rows(values: Vec<f32>, width: usize) -> Vec<Vec<f32>> {
     values.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
 }
 
-/// Writes one `<file stem>.png` per file into `out` and returns the paths.
+/// A part of a file, in seconds; `end_s: None` runs to the end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Span {
+    /// Start in seconds.
+    pub start_s: f64,
+    /// End in seconds, or the end of the file.
+    pub end_s: Option<f64>,
+}
+
+impl Span {
+    /// The whole file.
+    pub const WHOLE: Span = Span {
+        start_s: 0.0,
+        end_s: None,
+    };
+
+    /// Frame range `[start, end)` of a file of `frames` frames at `hop_s` seconds per frame.
+    ///
+    /// # Errors
+    /// A span that is empty, reversed or starts after the end of the file.
+    pub fn frames(&self, frames: usize, hop_s: f64) -> Result<(usize, usize)> {
+        let bad = |why: &str| Err(TrainError::Config(format!("--start/--end: {why}")));
+        if !(self.start_s >= 0.0 && self.start_s.is_finite()) {
+            return bad("the start must be a number of seconds >= 0");
+        }
+        let start = (self.start_s / hop_s).floor() as usize;
+        let end = self
+            .end_s
+            .map_or(frames, |e| ((e / hop_s).ceil() as usize).min(frames));
+        if start >= frames {
+            return bad(&format!(
+                "starts at {} s, after the end of the audio ({:.2} s)",
+                self.start_s,
+                frames as f64 * hop_s
+            ));
+        }
+        if end <= start {
+            return bad("the end must come after the start");
+        }
+        Ok((start, end))
+    }
+}
+
+/// Writes one `<file stem>.png` per file into `out` and returns the paths: the whole file, or
+/// the part `span` chooses, at the run's hop (the front end runs on all of it, with the run's
+/// reduction, so a 10 s file at 25% keeps 250 of its 1,000 frames).
 ///
 /// For a DiffRes run the figure shows what DiffRes kept and merged; for a baseline, its
 /// uniform output.
 ///
 /// # Errors
-/// Unreadable files, front-end or plotting errors.
-pub fn visualize_files(run: &LoadedRun, files: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
+/// Unreadable files, a span outside a file, front-end or plotting errors.
+pub fn visualize_files(
+    run: &LoadedRun,
+    files: &[PathBuf],
+    span: Span,
+    out: &Path,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let features = features_for_files(&run.info, files)?;
-    let (frames, mels) = (run.info.frames, run.info.config.mels);
+    let mels = run.info.config.mels;
     let hop = run.info.config.hop_ms as f64 / 1000.0;
     let mut written = Vec::new();
-    for (file, f) in files.iter().zip(features) {
-        let input = rows(f.spec.data.clone(), mels);
-        let x =
-            Tensor::<3>::from_data(TensorData::new(f.spec.data, [1, frames, mels]), &run.device);
-        let lengths = [f.valid_frames.max(1)];
-        let lengths = run.info.config.variable_length.then_some(&lengths[..]);
-        let output = run.model.frontend.forward(x, lengths)?;
+    for file in files {
+        let spec = full_features(&run.info, file)?.spec;
+        let (start, end) = span.frames(spec.frames, hop)?;
+        let frames = end - start;
+        let data = spec.data[start * mels..end * mels].to_vec();
+        let input = rows(data.clone(), mels);
+        let x = Tensor::<3>::from_data(TensorData::new(data, [1, frames, mels]), &run.device);
+        let output = run.model.frontend.forward(x, None)?;
         let [_, channels, t, _] = output.feature.dims();
         let read = |c: usize| -> Vec<Vec<f32>> {
             let v: Vec<f32> = output
@@ -70,8 +120,12 @@ pub fn visualize_files(run: &LoadedRun, files: &[PathBuf], out: &Path) -> Result
             .map_or("clip".into(), |s| s.to_string_lossy().into_owned());
         let figure = DiffResFigure {
             title: format!(
-                "{stem}: {} ({} -> {} frames)",
-                run.info.config.frontend, frames, t
+                "{stem} {:.2}-{:.2} s: {} ({} -> {} frames)",
+                start as f64 * hop,
+                end as f64 * hop,
+                run.info.config.frontend,
+                frames,
+                t
             ),
             hop_seconds: hop,
             score,

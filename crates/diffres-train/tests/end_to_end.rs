@@ -3,66 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use diffres::FrontEndKind;
-use diffres_data::synth::{write_dataset, SynthConfig};
-use diffres_train::inference::{evaluate_run, load_run, predict_files};
-use diffres_train::{train, RunDir, TrainConfig, TrainError, TrainOptions};
+use diffres_train::inference::{evaluate_run, load_run, predict_file, PredictOptions};
+use diffres_train::{train, RunDir, TrainConfig, TrainError};
 
-/// Burn's random number generator is per process: trainings in parallel test threads would
-/// draw from it in an interleaved order. Every test that trains holds this lock.
-static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    TRAINING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A tiny synthetic dataset, written once per test binary.
-fn tiny_data() -> PathBuf {
-    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("diffres-e2e-data-{}", std::process::id()));
-        let cfg = SynthConfig {
-            clips_per_class: 5,
-            seconds: 0.5,
-            seed: 3,
-            val_fraction: 0.2,
-            test_fraction: 0.2,
-            ..Default::default()
-        };
-        write_dataset(&dir, &cfg).expect("synthetic data")
-    })
-    .clone()
-}
-
-fn tiny_config(frontend: FrontEndKind) -> TrainConfig {
-    TrainConfig {
-        data: tiny_data(),
-        format: "csv".into(),
-        frontend,
-        reduction: if frontend == FrontEndKind::Identity {
-            0.0
-        } else {
-            0.5
-        },
-        mels: 16,
-        frames: Some(40),
-        epochs: 2,
-        batch_size: 8,
-        lr: 1e-3,
-        cnn_width: 4,
-        seed: 7,
-        ..TrainConfig::default()
-    }
-}
-
-fn options(out: &Path) -> TrainOptions {
-    TrainOptions {
-        out: out.to_path_buf(),
-        resume: false,
-        cache_dir: None,
-        progress: false,
-        stop_after: None,
-    }
-}
+mod common;
+use common::{options, serial, tiny_config, tiny_data};
 
 #[test]
 fn every_front_end_trains_evaluates_and_predicts() {
@@ -73,7 +18,7 @@ fn every_front_end_trains_evaluates_and_predicts() {
         let results =
             train(&tiny_config(kind), &options(&out)).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(results.frontend, kind.name());
-        assert!((0.0..=1.0).contains(&results.test_metric));
+        assert!((0.0..=1.0).contains(&results.test_metric.unwrap()));
         assert_eq!(results.frames_in, 40);
         assert_eq!(
             results.frames_out,
@@ -104,18 +49,21 @@ fn every_front_end_trains_evaluates_and_predicts() {
         let loaded = load_run(&out).unwrap();
         let report = evaluate_run(&loaded, None, None, false).unwrap();
         // Evaluating the best checkpoint on the test split reproduces results.json.
-        assert!((report.value - results.test_metric).abs() < 1e-9, "{kind}");
+        assert!(
+            (report.value - results.test_metric.unwrap()).abs() < 1e-9,
+            "{kind}"
+        );
         let clip = std::fs::read_dir(tiny_data().parent().unwrap().join("audio").join("beep"))
             .unwrap()
             .next()
             .unwrap()
             .unwrap()
             .path();
-        let predictions = predict_files(&loaded, &[clip], 3).unwrap();
-        let top = &predictions[0].top;
+        let predictions = predict_file(&loaded, &clip, &PredictOptions::default()).unwrap();
+        let top = &predictions.labels;
         assert_eq!(top.len(), 3);
-        assert!(top[0].1 >= top[1].1 && top[1].1 >= top[2].1);
-        let total: f32 = top.iter().map(|p| p.1).sum();
+        assert!(top[0].score >= top[1].score && top[1].score >= top[2].score);
+        let total: f32 = top.iter().map(|p| p.score).sum();
         assert!(total <= 1.0 + 1e-5);
     }
 }
@@ -221,7 +169,10 @@ fn bad_input_gives_clear_errors() {
         .err()
         .expect("incompatible version")
         .to_string();
-    assert!(err.contains("incompatible version"), "{err}");
+    assert!(
+        err.contains("written with format 99") && err.contains("reads formats 1 to 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -254,10 +205,13 @@ fn corrupt_audio_is_skipped_and_counted_or_fails_with_strict() {
     cfg.data = data.clone();
     cfg.format = "auto".into();
     cfg.epochs = 1;
-    cfg.val_fraction = 0.0;
+    cfg.val_fraction = 0.25;
     cfg.test_fraction = 0.0;
     let results = train(&cfg, &options(&root.path().join("lenient"))).unwrap();
     assert_eq!(results.skipped_files, 1);
+    // No test split: no test metrics, rather than those of clips seen in training.
+    assert_eq!(results.evaluated_on, "none");
+    assert_eq!(results.test_metric, None);
     cfg.strict = true;
     let err = train(&cfg, &options(&root.path().join("strict")))
         .unwrap_err()
@@ -407,15 +361,20 @@ fn multi_label_csv_trains_with_bce_and_reports_map() {
     cfg.data = csv;
     let results = train(&cfg, &options(&root.path().join("run"))).unwrap();
     assert_eq!(results.metric, "mAP");
-    assert!(results.test.map.is_some() && results.test.d_prime.is_some());
+    let test = results.test.as_ref().unwrap();
+    assert!(test.map.is_some() && test.d_prime.is_some());
     let info = RunDir::new(root.path().join("run")).read_info().unwrap();
     assert!(info.multi_label);
     assert!(info.classes.contains(&"tonal".to_string()));
     let run = load_run(&root.path().join("run")).unwrap();
     let clip = first_clip();
-    let p = predict_files(&run, &[clip], 5).unwrap();
+    let opts = PredictOptions {
+        top_k: 5,
+        ..Default::default()
+    };
+    let p = predict_file(&run, &clip, &opts).unwrap();
     // Sigmoid outputs: independent probabilities, not a distribution.
-    assert!(p[0].top.iter().all(|(_, q)| (0.0..=1.0).contains(q)));
+    assert!(p.labels.iter().all(|l| (0.0..=1.0).contains(&l.score)));
 }
 
 fn first_clip() -> PathBuf {

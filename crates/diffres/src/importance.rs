@@ -126,6 +126,24 @@ fn conv(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
     }
 }
 
+/// Largest dilation growth of the importance network: block 5 then dilates by 8^4 = 4096,
+/// a receptive field of about 33,000 frames, beyond any input this tool takes.
+pub const MAX_DILATION_GROWTH: usize = 8;
+
+/// Checks a dilation growth (`1..=`[`MAX_DILATION_GROWTH`]).
+///
+/// # Errors
+/// [`DiffResError::Config`] naming the value and the range.
+pub fn check_dilation(growth: usize) -> crate::Result<()> {
+    if (1..=MAX_DILATION_GROWTH).contains(&growth) {
+        Ok(())
+    } else {
+        Err(DiffResError::Config(format!(
+            "dilation growth {growth} is out of range 1..={MAX_DILATION_GROWTH}"
+        )))
+    }
+}
+
 /// Configuration of the [`ImportanceNet`].
 #[derive(Config, Debug)]
 pub struct ImportanceNetConfig {
@@ -170,13 +188,7 @@ impl ImportanceNetConfig {
                 self.kernel_size
             )));
         }
-        if self.dilation_growth == 0 || self.dilation_growth.pow(4) > 4096 {
-            return Err(DiffResError::Config(format!(
-                "dilation_growth must be in 1..=8, got {}",
-                self.dilation_growth
-            )));
-        }
-        Ok(())
+        check_dilation(self.dilation_growth)
     }
 
     /// Builds the network.

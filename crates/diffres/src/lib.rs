@@ -59,7 +59,10 @@ pub use baselines::{AvgPool, ChangeHopSize, ConvAvgPool, ConvAvgPoolConfig, Iden
 pub use error::{DiffResError, Result};
 pub use frames::{check_delta, output_frames};
 pub use frontend::{FrontEnd, FrontEndConfig, FrontEndKind};
-pub use importance::{ImportanceNet, ImportanceNetConfig, ResConv1d, ResConv1dConfig};
+pub use importance::{
+    check_dilation, ImportanceNet, ImportanceNetConfig, ResConv1d, ResConv1dConfig,
+    MAX_DILATION_GROWTH,
+};
 pub use layer::{DiffRes, DiffResConfig, ResolutionEncoding};
 pub use memory::keep_freed_memory;
 pub use output::FrontEndOutput;

@@ -16,13 +16,49 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Which rule turns sigmoid scores into warp scores. See the [module docs](self).
+///
+/// Serialised with the command line's spellings (`exact`, `reference`); the variant names
+/// written by run format 1 (`ExactSum`, `Reference`) are still read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScoreNormalization {
     /// Water-filling: `s in [0, 1]` and `sum(s) == t` exactly (over valid frames).
     #[default]
+    #[serde(rename = "exact", alias = "ExactSum")]
     ExactSum,
     /// The reference implementation's rule (compatibility only).
+    #[serde(rename = "reference", alias = "Reference")]
     Reference,
+}
+
+impl ScoreNormalization {
+    /// The command-line name: `exact` or `reference`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreNormalization::ExactSum => "exact",
+            ScoreNormalization::Reference => "reference",
+        }
+    }
+}
+
+impl std::fmt::Display for ScoreNormalization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ScoreNormalization {
+    type Err = crate::DiffResError;
+
+    /// `exact` or `reference` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exact" | "exactsum" | "exact-sum" => Ok(ScoreNormalization::ExactSum),
+            "reference" => Ok(ScoreNormalization::Reference),
+            other => Err(crate::DiffResError::Config(format!(
+                "score normalisation '{other}': expected exact or reference"
+            ))),
+        }
+    }
 }
 
 /// Normalised scores: the differentiable device tensor and its `f64` host copy.

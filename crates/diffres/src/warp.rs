@@ -414,10 +414,9 @@ fn max_winners(value: &TensorData, mels: usize, score_host: &[f32], plan: &WarpP
     let mut best = vec![f32::NEG_INFINITY; rows * mels];
     let mut arg = vec![NONE; rows * mels];
     let per_sample = t * mels;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(batch)
-        .max(1);
+    // The current rayon pool's size, so that a caller's thread bound (the CLI's --threads)
+    // holds here too.
+    let threads = rayon::current_num_threads().min(batch).max(1);
     let chunk = batch.div_ceil(threads);
     std::thread::scope(|scope| {
         let best_chunks = best.chunks_mut(chunk * per_sample);

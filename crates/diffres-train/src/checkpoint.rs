@@ -1,0 +1,97 @@
+//! Model and optimizer checkpoints: Burn burnpack payloads sealed with a SHA-256 trailer
+//! ([`crate::integrity`]), written through a temporary file and a rename.
+//!
+//! A checkpoint whose bytes changed after it was written (a flipped bit on disk, a partial
+//! copy) is an error that names the file, never a model with silently wrong weights.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+
+use crate::error::{Result, TrainError};
+use crate::integrity::{read_sealed, seal};
+use crate::model::AudioModel;
+use crate::run::write_atomic;
+
+fn checkpoint_err(path: &Path, reason: String) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Writes a model's parameters to `path` (sealed burnpack).
+///
+/// # Errors
+/// Serialisation or I/O errors naming the file.
+pub fn save_model(model: &AudioModel, path: &Path) -> Result<()> {
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| checkpoint_err(path, format!("cannot serialise the model: {e}")))?;
+    write_atomic(path, &seal(bytes.to_vec()))
+}
+
+/// Loads a checkpoint into a model of the right shape.
+///
+/// `allow_unsealed` accepts a checkpoint without checksum (written by run format 1).
+///
+/// # Errors
+/// A missing or damaged file, or one for another front end, classifier or class count.
+pub fn load_checkpoint(model: AudioModel, path: &Path, allow_unsealed: bool) -> Result<AudioModel> {
+    if !path.is_file() {
+        return Err(checkpoint_err(path, "no such file".into()));
+    }
+    let payload = read_sealed(path, allow_unsealed)?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(payload))
+        .map_err(|e| checkpoint_err(path, format!("not a readable checkpoint: {e}")))?;
+    model.try_load_record(record).map_err(|e| {
+        checkpoint_err(
+            path,
+            format!("does not fit this model (another front end, classifier or class count?): {e}"),
+        )
+    })
+}
+
+/// Writes an optimizer's state to `path` (sealed burnpack).
+///
+/// # Errors
+/// Serialisation or I/O errors naming the file.
+pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<()> {
+    let bytes = optim
+        .into_bytes()
+        .map_err(|e| checkpoint_err(path, format!("cannot serialise the optimizer state: {e}")))?;
+    write_atomic(path, &seal(bytes.to_vec()))
+}
+
+/// Loads an optimizer's state written by [`save_optimizer`].
+///
+/// # Errors
+/// A missing, damaged or unreadable file, naming it.
+pub fn load_optimizer(
+    optim: ModuleOptimizer,
+    path: &Path,
+    allow_unsealed: bool,
+) -> Result<ModuleOptimizer> {
+    let payload = read_sealed(path, allow_unsealed)?;
+    optim
+        .from_bytes(Bytes::from_bytes_vec(payload))
+        .map_err(|e| checkpoint_err(path, format!("not a readable optimizer state: {e}")))
+}
+
+/// Gives a checkpoint written without checksum (run format 1) its SHA-256 trailer, in place;
+/// a file that already has one is left as it is.
+///
+/// # Errors
+/// I/O errors, or a trailer that does not match (a damaged file), naming the file.
+pub fn seal_legacy_file(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(crate::error::io_err(path))?;
+    match crate::integrity::unseal(&bytes).map_err(|reason| checkpoint_err(path, reason))? {
+        crate::integrity::Unsealed::Verified(_) => Ok(()),
+        crate::integrity::Unsealed::NoTrailer(_) => write_atomic(path, &seal(bytes)),
+    }
+}
