@@ -380,13 +380,19 @@ const RESUME_ADJUSTABLE: [&str; 6] = ["out", "resume", "cache_dir", "quiet", "ep
 /// `train --resume` without `--data`: the stored configuration, with `--epochs` if given.
 fn resumed_config(a: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
     let info = RunDir::new(&a.out).read_info()?;
-    let given: Vec<String> = matches
-        .ids()
-        .map(|id| id.as_str().to_string())
+    let cli = Cli::command();
+    let train = cli
+        .find_subcommand("train")
+        .expect("the CLI has a train subcommand");
+    // Arguments only: `ids()` also lists the argument groups of flattened structs.
+    let given: Vec<String> = train
+        .get_arguments()
+        .map(|arg| arg.get_id().as_str())
         .filter(|id| {
             matches.value_source(id) == Some(ValueSource::CommandLine)
-                && !RESUME_ADJUSTABLE.contains(&id.as_str())
+                && !RESUME_ADJUSTABLE.contains(id)
         })
+        .map(str::to_string)
         .collect();
     if !given.is_empty() {
         bail!(
@@ -516,6 +522,10 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                     };
                     println!("{}: {}{windows}", p.file.display(), labels.join(", "));
                 }
+            }
+            if predictions.is_empty() && failures.len() == 1 {
+                // One file, one line.
+                bail!("{}", failures[0].error);
             }
             for f in &failures {
                 eprintln!("error: {}", f.error);
@@ -678,6 +688,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // A decoder panic on a crafted file is caught and reported as that file's error; its
+    // default panic message would only repeat it, less clearly.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info
+            .location()
+            .is_some_and(|l| l.file().contains("symphonia"))
+        {
+            default_hook(info);
+        }
+    }));
     // Training reallocates the same large buffers every step: keep them (see its docs).
     diffres::keep_freed_memory();
     match run(cli, &matches) {

@@ -109,6 +109,9 @@ pub fn prepare_dataset(
         },
         cache.map(Path::to_path_buf),
     )?;
+    if let Some(warning) = extractor.cache_warning() {
+        eprintln!("warning: {warning}");
+    }
     let paths: Vec<PathBuf> = dataset.clips.iter().map(|c| c.path.clone()).collect();
     let bar = crate::progress::bar(paths.len() as u64, "features", visible);
     let tick = |n: usize| bar.set_position(n as u64);
