@@ -53,6 +53,22 @@ fn every_command_has_help() {
     ] {
         assert!(train.contains(flag), "train --help documents {flag}");
     }
+    // `experiment` takes lists of front ends and reductions: the single-run flags would be
+    // ignored, so its help does not offer them.
+    let experiment =
+        String::from_utf8_lossy(&diffres(&["experiment", "--help"]).stdout).into_owned();
+    for flag in ["--frontends", "--reductions", "--seeds", "--data"] {
+        assert!(
+            experiment.contains(flag),
+            "experiment --help documents {flag}"
+        );
+    }
+    for flag in ["--frontend ", "--reduction "] {
+        assert!(
+            !experiment.contains(flag),
+            "experiment --help offers {flag}"
+        );
+    }
 }
 
 #[test]

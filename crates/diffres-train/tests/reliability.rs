@@ -347,3 +347,79 @@ fn prediction_of_a_folder_goes_on_past_bad_files() {
     std::fs::create_dir_all(&empty).unwrap();
     assert!(predict_paths(&run, &[empty], &PredictOptions::default()).is_err());
 }
+
+/// Rewrites a run folder as run format 1 wrote it: no checksum trailers, plain `state.json`,
+/// Rust variant names in `config.json`.
+fn downgrade_to_format_1(dir: &Path) {
+    let run = RunDir::new(dir);
+    for entry in std::fs::read_dir(run.checkpoints()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let payload = match diffres_train::integrity::unseal(&bytes).unwrap() {
+            diffres_train::integrity::Unsealed::Verified(p) => p.to_vec(),
+            diffres_train::integrity::Unsealed::NoTrailer(_) => {
+                panic!("{} unsealed", path.display())
+            }
+        };
+        std::fs::write(&path, payload).unwrap();
+    }
+    let state = run.read_state(2).unwrap();
+    std::fs::write(run.state(), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let mut info: serde_json::Value = serde_json::from_str(&read(&run.config())).unwrap();
+    info["format_version"] = 1.into();
+    info["config"]["format_version"] = 1.into();
+    info["config"]["model"] = "Cnn".into();
+    info["config"]["score_norm"] = "ExactSum".into();
+    std::fs::write(run.config(), info.to_string()).unwrap();
+}
+
+#[test]
+fn runs_of_format_1_still_load_predict_and_resume() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    let out = root.path().join("old");
+    let mut cfg = tiny_config(FrontEndKind::DiffRes);
+    train(&cfg, &options(&out)).unwrap();
+    let before = {
+        let run = load_run(&out).unwrap();
+        predict_file(&run, &common_clip(), &PredictOptions::default()).unwrap()
+    };
+    downgrade_to_format_1(&out);
+    let run = load_run(&out).unwrap();
+    assert_eq!(run.info.format_version, 1);
+    let after = predict_file(&run, &common_clip(), &PredictOptions::default()).unwrap();
+    assert_eq!(
+        before.labels, after.labels,
+        "the same weights load without checksums"
+    );
+    // Resuming upgrades it: the files get their checksums and the run goes on.
+    cfg.epochs = 3;
+    let mut again = options(&out);
+    again.resume = true;
+    train(&cfg, &again).unwrap();
+    let info = RunDir::new(&out).read_info().unwrap();
+    assert_eq!(
+        info.format_version,
+        diffres_train::config::RUN_FORMAT_VERSION
+    );
+    let best = std::fs::read(RunDir::new(&out).best()).unwrap();
+    assert!(matches!(
+        diffres_train::integrity::unseal(&best),
+        Ok(diffres_train::integrity::Unsealed::Verified(_))
+    ));
+    assert!(load_run(&out).is_ok());
+}
+
+fn common_clip() -> PathBuf {
+    let dir = common::tiny_data()
+        .parent()
+        .unwrap()
+        .join("audio")
+        .join("beep");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.remove(0)
+}
