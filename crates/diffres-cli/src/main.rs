@@ -15,6 +15,7 @@ use diffres_train::demo::{run_demo, DemoOptions};
 use diffres_train::experiment::{run_experiment, ExperimentSpec};
 use diffres_train::inference::{evaluate_run, load_run, predict_paths, PredictOptions};
 use diffres_train::predict::DEFAULT_TOP_K;
+use diffres_train::reporter::Console;
 use diffres_train::visualize::Span;
 use diffres_train::{train, LrSchedule, RunDir, TrainConfig, TrainOptions};
 
@@ -472,11 +473,10 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 a.opts.config(&a.frontend)?
             };
             let opts = TrainOptions {
-                out: a.out,
                 resume: a.resume,
                 cache_dir: a.opts.cache(),
-                progress: !a.opts.quiet,
-                stop_after: None,
+                reporter: Console::new(!a.opts.quiet).shared(),
+                ..TrainOptions::new(a.out)
             };
             let results = train(&config, &opts)?;
             print_results(&results);
@@ -485,7 +485,12 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Eval(a) => {
             let run = load_run(&a.run)?;
             let cache = Some(diffres_train::data::default_cache_dir());
-            let report = evaluate_run(&run, a.data.as_deref(), cache.as_deref(), !a.quiet)?;
+            let report = evaluate_run(
+                &run,
+                a.data.as_deref(),
+                cache.as_deref(),
+                &Console::new(!a.quiet),
+            )?;
             eprintln!(
                 "{} split of {}: {} {:.2}% on {} clips (written to {})",
                 report.split,
@@ -507,6 +512,9 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 window_hop_s: a.window_hop,
             };
             let (predictions, failures) = predict_paths(&run, &a.files, &opts)?;
+            for warning in predictions.iter().flat_map(|p| &p.warnings) {
+                eprintln!("warning: {warning}");
+            }
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&predictions)?);
             } else {
@@ -544,8 +552,13 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 start_s: a.start,
                 end_s: a.end,
             };
-            let mut written =
-                diffres_train::visualize::visualize_files(&run, &a.files, span, &a.out)?;
+            let mut written = diffres_train::visualize::visualize_files(
+                &run,
+                &a.files,
+                span,
+                &a.out,
+                &Console::quiet(),
+            )?;
             written.extend(diffres_train::visualize::training_figures(
                 &[(run.info.config.frontend.to_string(), a.run.clone())],
                 &a.out,
@@ -581,7 +594,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 seeds: a.seeds,
                 out: a.out.clone(),
             };
-            let table = run_experiment(&spec, a.opts.cache().as_deref(), !a.opts.quiet)?;
+            let table = run_experiment(
+                &spec,
+                a.opts.cache().as_deref(),
+                &Console::new(!a.opts.quiet).shared(),
+            )?;
             println!("{}", table.to_markdown());
             println!("written: {}", a.out.join("table.md").display());
         }
@@ -641,10 +658,9 @@ fn cross_validate(a: &TrainArgs) -> Result<()> {
         let run = RunDir::new(&out);
         let opts = TrainOptions {
             resume: a.resume || run.state().is_file(),
-            out,
             cache_dir: a.opts.cache(),
-            progress: !a.opts.quiet,
-            stop_after: None,
+            reporter: Console::new(!a.opts.quiet).shared(),
+            ..TrainOptions::new(out)
         };
         let results = match diffres_train::run::read_json(&run.results()) {
             Ok(done) => done,

@@ -20,6 +20,29 @@ pub struct HostBatch {
     pub size: usize,
 }
 
+impl HostBatch {
+    /// The batch as tensors on a device; the host buffers move into them (no copy).
+    ///
+    /// Returns `(x [B, T, F], targets [B, C], lengths)`.
+    pub fn into_tensors(
+        self,
+        frames: usize,
+        mels: usize,
+        classes: usize,
+        device: &burn::prelude::Device,
+    ) -> (
+        burn::prelude::Tensor<3>,
+        burn::prelude::Tensor<2>,
+        Vec<usize>,
+    ) {
+        use burn::prelude::{Tensor, TensorData};
+        let size = self.size;
+        let x = Tensor::<3>::from_data(TensorData::new(self.x, [size, frames, mels]), device);
+        let y = Tensor::<2>::from_data(TensorData::new(self.targets, [size, classes]), device);
+        (x, y, self.lengths)
+    }
+}
+
 /// A seeded RNG for one purpose at one step: runs are reproducible and resumable because
 /// every random draw depends only on `(seed, epoch, step, purpose)`.
 pub fn rng_for(seed: u64, epoch: usize, step: usize, purpose: u64) -> StdRng {

@@ -7,6 +7,7 @@ use diffres_data::{load_dataset, Dataset, LoadOptions, Split};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::reporter::{warn_all, Reporter};
 
 /// Longest input accepted when `--frames` is not given.
 pub const MAX_AUTO_FRAMES: usize = 3000;
@@ -77,21 +78,24 @@ pub fn load_options(cfg: &TrainConfig) -> Result<LoadOptions> {
 ///
 /// # Errors
 /// Dataset errors, no readable training clip, or (strict) the first unreadable file.
-pub fn prepare(cfg: &TrainConfig, cache: Option<&Path>, visible: bool) -> Result<PreparedData> {
+pub fn prepare(
+    cfg: &TrainConfig,
+    cache: Option<&Path>,
+    reporter: &dyn Reporter,
+) -> Result<PreparedData> {
     let dataset = load_dataset(&cfg.data, &load_options(cfg)?)?;
-    // Shown under --quiet too: they change what the numbers mean.
     for note in &dataset.notes {
-        eprintln!("note: {note}");
+        reporter.note(note);
     }
     for warning in &dataset.warnings {
-        eprintln!("warning: {warning}");
+        reporter.warn(warning);
     }
-    prepare_dataset(dataset, cfg, cache, cfg.frames, visible)
+    prepare_dataset(dataset, cfg, cache, cfg.frames, reporter)
 }
 
 /// Extracts the features of an already loaded dataset; `frames` fixes the length (else the
-/// longest training clip, at most [`MAX_AUTO_FRAMES`]). `visible` shows the progress bar;
-/// warnings (unreadable files, truncated files, an unwritable cache) are printed either way.
+/// longest training clip, at most [`MAX_AUTO_FRAMES`]). Unreadable files, truncated files and
+/// an unwritable cache are reported as warnings.
 ///
 /// # Errors
 /// As [`prepare`].
@@ -100,7 +104,7 @@ pub fn prepare_dataset(
     cfg: &TrainConfig,
     cache: Option<&Path>,
     frames: Option<usize>,
-    visible: bool,
+    reporter: &dyn Reporter,
 ) -> Result<PreparedData> {
     let extractor = FeatureExtractor::new(
         FrontEndConfig {
@@ -110,10 +114,10 @@ pub fn prepare_dataset(
         cache.map(Path::to_path_buf),
     )?;
     if let Some(warning) = extractor.cache_warning() {
-        eprintln!("warning: {warning}");
+        reporter.warn(&warning.to_string());
     }
     let paths: Vec<PathBuf> = dataset.clips.iter().map(|c| c.path.clone()).collect();
-    let bar = crate::progress::bar(paths.len() as u64, "features", visible);
+    let bar = reporter.bar(paths.len() as u64, "features");
     let tick = |n: usize| bar.set_position(n as u64);
     let results = extractor.extract_many(&paths, Some(&tick));
     bar.finish_and_clear();
@@ -134,13 +138,13 @@ pub fn prepare_dataset(
             }
         }
     }
-    print_warnings(&warnings);
+    warn_all(reporter, &warnings, MAX_WARNINGS_SHOWN);
     if !skipped.is_empty() {
-        eprintln!(
-            "warning: skipped {} unreadable file(s) (--strict stops at the first), e.g. {}",
+        reporter.warn(&format!(
+            "skipped {} unreadable file(s) (--strict stops at the first), e.g. {}",
             skipped.len(),
             skipped[0].1
-        );
+        ));
     }
     let frames = match frames {
         Some(f) => f,
@@ -181,19 +185,6 @@ pub fn prepare_dataset(
         )));
     }
     Ok(prepared)
-}
-
-/// Prints warnings, at most [`MAX_WARNINGS_SHOWN`] of them and a count of the rest.
-fn print_warnings(warnings: &[String]) {
-    for w in warnings.iter().take(MAX_WARNINGS_SHOWN) {
-        eprintln!("warning: {w}");
-    }
-    if warnings.len() > MAX_WARNINGS_SHOWN {
-        eprintln!(
-            "warning: ... and {} more warnings like these",
-            warnings.len() - MAX_WARNINGS_SHOWN
-        );
-    }
 }
 
 /// Most per-file warnings printed one by one.

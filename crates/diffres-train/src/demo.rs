@@ -15,6 +15,7 @@ use crate::config::TrainConfig;
 use crate::error::{io_err, Result};
 use crate::experiment::{run_experiment, ExperimentSpec};
 use crate::inference::load_run;
+use crate::reporter::Console;
 use crate::run::write_atomic;
 use crate::visualize::{training_figures, visualize_files, Span};
 
@@ -101,13 +102,12 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let started = Instant::now();
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let synth = synth_config(opts);
-    if opts.progress {
-        eprintln!(
-            "generating {} synthetic clips per class into {}",
-            synth.clips_per_class,
-            opts.out.join("data").display()
-        );
-    }
+    let reporter = Console::new(opts.progress).shared();
+    reporter.info(&format!(
+        "generating {} synthetic clips per class into {}",
+        synth.clips_per_class,
+        opts.out.join("data").display()
+    ));
     let manifest = write_dataset(&opts.out.join("data"), &synth)?;
     let reductions = if opts.quick {
         vec![0.75]
@@ -126,7 +126,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         out: opts.out.join("runs"),
     };
     let cache = opts.out.join("cache");
-    let table = run_experiment(&spec, Some(&cache), opts.progress)?;
+    let table = run_experiment(&spec, Some(&cache), &reporter)?;
 
     // Figures: what DiffRes does on a few test clips, and its training curves.
     let diffres_dir = spec
@@ -154,7 +154,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
             }
         }
     }
-    let example_pngs = visualize_files(&run, &examples, Span::WHOLE, &figures)?;
+    let example_pngs = visualize_files(&run, &examples, Span::WHOLE, &figures, reporter.as_ref())?;
     // Figures 6-7: one line per DiffRes budget.
     let diffres_runs: Vec<(String, PathBuf)> = spec
         .reductions

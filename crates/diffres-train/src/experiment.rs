@@ -7,6 +7,7 @@ use diffres_report::{experiment_plot, load_results, ExperimentTable};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::reporter::SharedReporter;
 use crate::run::{write_atomic, RunDir};
 use crate::trainer::{train, TrainOptions};
 
@@ -115,32 +116,33 @@ impl ExperimentSpec {
 pub fn run_experiment(
     spec: &ExperimentSpec,
     cache: Option<&Path>,
-    progress: bool,
+    reporter: &SharedReporter,
 ) -> Result<ExperimentTable> {
     let cells = spec.cells()?;
     for (i, cell) in cells.iter().enumerate() {
         let dir = RunDir::new(&cell.dir);
         if dir.results().is_file() {
-            if progress {
-                eprintln!("[{}/{}] {} (done)", i + 1, cells.len(), cell.dir.display());
-            }
-            continue;
-        }
-        if progress {
-            eprintln!(
-                "[{}/{}] {} reduction {} seed {}",
+            reporter.info(&format!(
+                "[{}/{}] {} (done)",
                 i + 1,
                 cells.len(),
-                cell.frontend,
-                cell.reduction,
-                cell.seed
-            );
+                cell.dir.display()
+            ));
+            continue;
         }
+        reporter.info(&format!(
+            "[{}/{}] {} reduction {} seed {}",
+            i + 1,
+            cells.len(),
+            cell.frontend,
+            cell.reduction,
+            cell.seed
+        ));
         let opts = TrainOptions {
             out: cell.dir.clone(),
             resume: true,
             cache_dir: cache.map(Path::to_path_buf),
-            progress,
+            reporter: reporter.clone(),
             stop_after: None,
         };
         train(&spec.config(cell), &opts)?;

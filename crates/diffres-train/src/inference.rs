@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{load_options, prepare_dataset};
 use crate::error::{Result, TrainError};
 use crate::model::AudioModel;
+use crate::reporter::Reporter;
 use crate::run::{write_json, RunDir, RunInfo};
 use crate::trainer::{evaluate_probs, load_checkpoint, predict_clips};
 
@@ -76,7 +77,7 @@ pub fn evaluate_run(
     run: &LoadedRun,
     data: Option<&Path>,
     cache: Option<&Path>,
-    visible: bool,
+    reporter: &dyn Reporter,
 ) -> Result<EvalReport> {
     let mut cfg = run.info.config.clone();
     if let Some(path) = data {
@@ -122,7 +123,8 @@ pub fn evaluate_run(
             )))
         }
     };
-    let prepared = prepare_dataset_for_eval(dataset, split, &cfg, cache, run.info.frames, visible)?;
+    let prepared =
+        prepare_dataset_for_eval(dataset, split, &cfg, cache, run.info.frames, reporter)?;
     let clips = prepared.indices(split);
     if clips.is_empty() {
         return Err(TrainError::Config(format!(
@@ -160,21 +162,22 @@ fn prepare_dataset_for_eval(
     cfg: &crate::config::TrainConfig,
     cache: Option<&Path>,
     frames: usize,
-    visible: bool,
+    reporter: &dyn Reporter,
 ) -> Result<crate::data::PreparedData> {
     // prepare_dataset insists on training clips; evaluation only needs readable ones.
     dataset.clips.retain(|c| c.split == split);
     for clip in &mut dataset.clips {
         clip.split = Split::Train;
     }
-    let mut prepared = prepare_dataset(dataset, cfg, cache, Some(frames), visible)?;
+    let mut prepared = prepare_dataset(dataset, cfg, cache, Some(frames), reporter)?;
     for clip in &mut prepared.dataset.clips {
         clip.split = split;
     }
     Ok(prepared)
 }
 
-/// The whole (unpadded) log-mel of a file with a run's front-end settings.
+/// The whole (unpadded) log-mel of a file with a run's front-end settings, with the decoder's
+/// warnings (a truncated file, say) in `warnings`.
 ///
 /// # Errors
 /// An unreadable file.
@@ -186,9 +189,5 @@ pub fn full_features(info: &RunInfo, path: &Path) -> Result<diffres_audio::Featu
         },
         None,
     )?;
-    let features = extractor.extract(path)?;
-    for warning in &features.warnings {
-        eprintln!("warning: {warning}");
-    }
-    Ok(features)
+    Ok(extractor.extract(path)?)
 }

@@ -11,7 +11,6 @@
 #![deny(missing_docs)]
 
 pub mod batch;
-pub mod checkpoint;
 pub mod config;
 pub mod curves;
 pub mod data;
@@ -24,7 +23,7 @@ pub mod lock;
 pub mod loss;
 pub mod model;
 pub mod predict;
-pub mod progress;
+pub mod reporter;
 pub mod run;
 pub mod trainer;
 pub mod visualize;

@@ -23,6 +23,19 @@ pub fn binary_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> 
     -(positive + negative).mean()
 }
 
+/// Classification loss of a task: binary cross-entropy for multi-label tasks, softmax
+/// cross-entropy otherwise.
+///
+/// # Shapes
+/// - `logits`, `targets`: `[B, C]`; output `[1]`
+pub fn task_loss(multi_label: bool, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    if multi_label {
+        binary_cross_entropy(logits, targets)
+    } else {
+        cross_entropy(logits, targets)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

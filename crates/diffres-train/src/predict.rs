@@ -101,6 +101,9 @@ pub struct Prediction {
     pub labels: Vec<LabelScore>,
     /// Every window's scores, in time order.
     pub windows: Vec<WindowScores>,
+    /// What the decoder noticed (a file shorter than its header says, corrupt packets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A file that could not be predicted, and why.
@@ -150,6 +153,7 @@ fn choose(classes: &[String], probs: &[f32], opts: &PredictOptions) -> Vec<Label
 pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Result<Prediction> {
     opts.validate()?;
     let features = full_features(&run.info, path)?;
+    let warnings = features.warnings.iter().map(ToString::to_string).collect();
     let spec = features.spec;
     let (window, mels) = (run.info.frames, run.info.config.mels);
     let hop_s = run.info.config.hop_ms as f64 / 1000.0;
@@ -203,6 +207,7 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
         duration_s,
         labels: choose(&run.info.classes, &clip, opts),
         windows,
+        warnings,
     })
 }
 

@@ -93,6 +93,27 @@ pub struct TrainState {
     pub elapsed_s: f64,
 }
 
+impl TrainState {
+    /// The state before the first epoch.
+    pub fn new() -> Self {
+        Self {
+            epoch: 0,
+            checkpoint: String::new(),
+            optimizer: String::new(),
+            best_metric: f64::NEG_INFINITY,
+            best_epoch: 0,
+            history: Vec::new(),
+            elapsed_s: 0.0,
+        }
+    }
+}
+
+impl Default for TrainState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// `results.json`: the final test metrics of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {

@@ -71,13 +71,18 @@ pub fn visualize_files(
     files: &[PathBuf],
     span: Span,
     out: &Path,
+    reporter: &dyn crate::reporter::Reporter,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let mels = run.info.config.mels;
     let hop = run.info.config.hop_ms as f64 / 1000.0;
     let mut written = Vec::new();
     for file in files {
-        let spec = full_features(&run.info, file)?.spec;
+        let features = full_features(&run.info, file)?;
+        for warning in &features.warnings {
+            reporter.warn(&warning.to_string());
+        }
+        let spec = features.spec;
         let (start, end) = span.frames(spec.frames, hop)?;
         let frames = end - start;
         let data = spec.data[start * mels..end * mels].to_vec();

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use diffres::FrontEndKind;
 use diffres_train::inference::{evaluate_run, load_run, predict_file, PredictOptions};
+use diffres_train::reporter::Console;
 use diffres_train::{train, RunDir, TrainConfig, TrainError};
 
 mod common;
@@ -47,7 +48,7 @@ fn every_front_end_trains_evaluates_and_predicts() {
         );
 
         let loaded = load_run(&out).unwrap();
-        let report = evaluate_run(&loaded, None, None, false).unwrap();
+        let report = evaluate_run(&loaded, None, None, &Console::quiet()).unwrap();
         // Evaluating the best checkpoint on the test split reproduces results.json.
         assert!(
             (report.value - results.test_metric.unwrap()).abs() < 1e-9,
@@ -236,7 +237,7 @@ fn eval_refuses_labels_the_run_never_saw() {
         .path();
     std::fs::write(&csv, format!("path,label\n{},thunder\n", first.display())).unwrap();
     let run = load_run(&out).unwrap();
-    let err = evaluate_run(&run, Some(&csv), None, false)
+    let err = evaluate_run(&run, Some(&csv), None, &Console::quiet())
         .err()
         .unwrap()
         .to_string();
@@ -263,7 +264,8 @@ fn experiment_grid_writes_the_table_and_resumes() {
         "per seed: baseline + 2 front ends x 1 reduction"
     );
     assert_eq!(cells[0].frontend, FrontEndKind::Identity);
-    let table = diffres_train::experiment::run_experiment(&spec, None, false).unwrap();
+    let table =
+        diffres_train::experiment::run_experiment(&spec, None, &Console::quiet().shared()).unwrap();
     assert_eq!(table.rows.len(), 1);
     let md = std::fs::read_to_string(spec.out.join("table.md")).unwrap();
     assert!(
@@ -283,7 +285,7 @@ fn experiment_grid_writes_the_table_and_resumes() {
             .unwrap()
     };
     let before: Vec<_> = cells.iter().map(stamp).collect();
-    diffres_train::experiment::run_experiment(&spec, None, false).unwrap();
+    diffres_train::experiment::run_experiment(&spec, None, &Console::quiet().shared()).unwrap();
     let after: Vec<_> = cells.iter().map(stamp).collect();
     assert_eq!(before, after);
     // Bad grids are refused.
@@ -326,7 +328,7 @@ fn real_data_pipelines_when_present() {
         mels: 32,
         ..cfg
     };
-    let data = diffres_train::data::prepare(&fsdd, None, false).unwrap();
+    let data = diffres_train::data::prepare(&fsdd, None, &Console::quiet()).unwrap();
     assert_eq!(data.indices(diffres_data::Split::Test).len(), 300);
     assert!(data.skipped.is_empty());
 }

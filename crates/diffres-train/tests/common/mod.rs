@@ -56,11 +56,5 @@ pub fn tiny_config(frontend: FrontEndKind) -> TrainConfig {
 }
 
 pub fn options(out: &Path) -> TrainOptions {
-    TrainOptions {
-        out: out.to_path_buf(),
-        resume: false,
-        cache_dir: None,
-        progress: false,
-        stop_after: None,
-    }
+    TrainOptions::new(out)
 }

@@ -1,5 +1,8 @@
 //! Model and optimizer checkpoints: Burn burnpack payloads sealed with a SHA-256 trailer
-//! ([`crate::integrity`]), written through a temporary file and a rename.
+//! ([`crate::integrity`]), written through a temporary file and a rename, and the two
+//! strategies a run keeps them by (as burn-train's checkpointers): the **last** epoch's model
+//! and optimizer state, for resuming ([`LastEpoch`]), and the **best** epoch's model by the
+//! validation metric, for evaluation ([`BestByMetric`]).
 //!
 //! A checkpoint whose bytes changed after it was written (a flipped bit on disk, a partial
 //! copy) is an error that names the file, never a model with silently wrong weights.
@@ -14,7 +17,7 @@ use burn::tensor::Bytes;
 use crate::error::{Result, TrainError};
 use crate::integrity::{read_sealed, seal};
 use crate::model::AudioModel;
-use crate::run::write_atomic;
+use crate::run::{write_atomic, RunDir, TrainState};
 
 fn checkpoint_err(path: &Path, reason: String) -> TrainError {
     TrainError::Checkpoint {
@@ -94,4 +97,82 @@ pub fn seal_legacy_file(path: &Path) -> Result<()> {
         crate::integrity::Unsealed::Verified(_) => Ok(()),
         crate::integrity::Unsealed::NoTrailer(_) => write_atomic(path, &seal(bytes)),
     }
+}
+
+/// Keeps the last finished epoch's model and optimizer state (`epoch-NNN.bpk`,
+/// `epoch-NNN.optim.bpk`), removing the previous epoch's once `state.json` names the new ones.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LastEpoch;
+
+impl LastEpoch {
+    /// The model checkpoint's file name for an epoch.
+    pub fn model_file(epoch: usize) -> String {
+        format!("epoch-{epoch:03}.bpk")
+    }
+
+    /// The optimizer state's file name for an epoch.
+    pub fn optimizer_file(epoch: usize) -> String {
+        format!("epoch-{epoch:03}.optim.bpk")
+    }
+}
+
+/// Keeps the model of the epoch with the highest validation metric (`best.bpk`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BestByMetric;
+
+impl BestByMetric {
+    /// Whether `metric` replaces the best so far: strictly higher (ties keep the earlier
+    /// epoch, compared bit for bit since the stored best reads back exactly), and the first
+    /// epoch always; NaN never counts as higher.
+    pub fn improves(state: &TrainState, metric: f64) -> bool {
+        metric > state.best_metric || state.best_epoch == 0
+    }
+}
+
+/// Saves an epoch by both strategies and then `state.json` and `metrics.jsonl`, in the order
+/// that keeps the folder resumable at every instant (see [`crate::run`]).
+///
+/// # Errors
+/// I/O or serialisation errors naming the file.
+pub fn save_epoch(
+    run: &RunDir,
+    model: &AudioModel,
+    optim: &ModuleOptimizer,
+    state: &mut TrainState,
+    epoch: usize,
+    val_metric: f64,
+) -> Result<()> {
+    let dir = run.checkpoints();
+    let (ckpt, opt) = (
+        LastEpoch::model_file(epoch),
+        LastEpoch::optimizer_file(epoch),
+    );
+    save_model(model, &dir.join(&ckpt))?;
+    save_optimizer(optim, &dir.join(&opt))?;
+    if BestByMetric::improves(state, val_metric) {
+        save_model(model, &run.best())?;
+        state.best_metric = if val_metric.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            val_metric
+        };
+        state.best_epoch = epoch;
+    }
+    let previous = (state.checkpoint.clone(), state.optimizer.clone());
+    state.epoch = epoch;
+    state.checkpoint = ckpt;
+    state.optimizer = opt;
+    let lines: String = state
+        .history
+        .iter()
+        .map(|m| serde_json::to_string(m).expect("plain data") + "\n")
+        .collect();
+    write_atomic(&run.metrics(), lines.as_bytes())?;
+    run.write_state(state)?;
+    for old in [previous.0, previous.1] {
+        if !old.is_empty() && old != state.checkpoint && old != state.optimizer {
+            std::fs::remove_file(dir.join(old)).ok();
+        }
+    }
+    Ok(())
 }
