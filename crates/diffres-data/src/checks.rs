@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{DataError, Result};
-use crate::util::stratified_split;
+use crate::splits::stratified_split;
 use crate::{Dataset, Format, LoadOptions, Split};
 
 /// Names listed in a warning before "and N more".

@@ -45,12 +45,15 @@
 //! # Ok::<(), diffres_data::DataError>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod checks;
+mod discovery;
 mod error;
 mod loaders;
+mod seeds;
+mod splits;
 pub mod synth;
-mod util;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,12 +61,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use discovery::{is_audio_file, AUDIO_EXTENSIONS};
 pub use error::{DataError, Result};
 pub use loaders::{
     detect_format, esc50_cross_validation, esc50_folds, speech_commands_percentage,
     speech_commands_which_set,
 };
-pub use util::{derive_seed, is_audio_file, split_counts, stratified_split, AUDIO_EXTENSIONS};
+pub use seeds::derive_seed;
+pub use splits::{split_counts, stratified_split};
 
 /// A dataset partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -355,7 +360,7 @@ impl Dataset {
 ///   rows are kept: a repeated row may be deliberate oversampling, and silently dropping rows
 ///   would make the clip counts disagree with the manifest.
 pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
-    let mut ds = load_layout(path, opts)?;
+    let mut ds = loaders::load_layout(path, opts)?;
     checks::require_two_classes(path, &ds)?;
     checks::finish(path, opts, &mut ds, true)?;
     Ok(ds)
@@ -365,36 +370,8 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
 /// the run: like [`load_dataset`] (same splits, notes and warnings) but without the training
 /// rules: one class is allowed and no validation split is carved or required.
 pub fn load_eval_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
-    let mut ds = load_layout(path, opts)?;
+    let mut ds = loaders::load_layout(path, opts)?;
     checks::finish(path, opts, &mut ds, false)?;
-    Ok(ds)
-}
-
-/// The layout's own clips and splits, before the checks of [`load_dataset`].
-fn load_layout(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
-    util::check_fractions(opts.val_fraction, opts.test_fraction)?;
-    if !path.exists() {
-        return Err(DataError::NotFound {
-            path: path.to_path_buf(),
-        });
-    }
-    let format = match opts.format {
-        Format::Auto => detect_format(path)?,
-        f => f,
-    };
-    let ds = match format {
-        Format::Auto => unreachable!("detect_format never returns Auto"),
-        Format::Folders => loaders::load_folders(path, opts)?,
-        Format::Csv => loaders::load_csv_path(path, opts)?,
-        Format::Esc50 => loaders::load_esc50(path, opts)?,
-        Format::SpeechCommands => loaders::load_speech_commands(path, opts)?,
-        Format::Fsdd => loaders::load_fsdd(path, opts)?,
-    };
-    if ds.clips.is_empty() {
-        return Err(DataError::NoClips {
-            path: path.to_path_buf(),
-        });
-    }
     Ok(ds)
 }
 

@@ -45,7 +45,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_err, DataError, Result};
-use crate::util::{check_fractions, derive_seed, stratified_split};
+use crate::seeds::derive_seed;
+use crate::splits::{check_fractions, stratified_split};
 use crate::Split;
 
 /// Bumped whenever the generated audio changes, so cached datasets are regenerated.

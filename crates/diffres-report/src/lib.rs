@@ -66,6 +66,7 @@
 //! diffres_report::plot::experiment_plot(&dir.join("table.png"), &table).unwrap();
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod fps;
 pub mod metrics;
