@@ -69,7 +69,17 @@ pub(crate) fn top_level_audio(dir: &Path) -> Result<Vec<PathBuf>> {
 pub(crate) fn audio_files_recursive(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    // Each folder once, by its canonical path, and never a folder that contains the one the
+    // walk started in: a symbolic link up the tree (`a/loop -> ..`) would otherwise list
+    // other classes' files under this one, nested until paths grow too long.
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut visited = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
+        let canonical = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
+        let encloses_root = canonical != root && root.starts_with(&canonical);
+        if encloses_root || !visited.insert(canonical) {
+            continue;
+        }
         for p in read_dir_sorted(&d)? {
             if is_hidden(&p) {
                 continue;

@@ -363,3 +363,32 @@ fn datasets_saved_without_notes_and_warnings_still_load() {
     assert_eq!(back.clips, ds.clips);
     assert!(back.notes.is_empty() && back.warnings.is_empty());
 }
+
+#[cfg(unix)]
+#[test]
+fn symbolic_link_loops_list_each_file_once() {
+    // a/loop -> .. made `a/loop/b/...` list b's files as class a, nested until the path got
+    // too long (82 clips from 2 files).
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("folders");
+    for (class, n) in [("a", 6), ("b", 6)] {
+        for i in 0..n {
+            touch(&root.join(class).join(format!("{i}.wav")));
+        }
+    }
+    std::os::unix::fs::symlink("..", root.join("a").join("loop")).unwrap();
+    let ds = load_dataset(&root, &LoadOptions::default()).unwrap();
+    assert_eq!(ds.clips.len(), 12, "{:?}", ds.clips);
+    let a = ds.class_index("a").unwrap();
+    assert_eq!(ds.clips.iter().filter(|c| c.label() == a).count(), 6);
+    assert!(ds.warnings.is_empty(), "{:?}", ds.warnings);
+    // A second path to another class's files is listed, and warned about as duplicates.
+    std::os::unix::fs::symlink("../b", root.join("a").join("twin")).unwrap();
+    let ds = load_dataset(&root, &LoadOptions::default()).unwrap();
+    assert_eq!(ds.clips.len(), 18);
+    assert!(
+        ds.warnings.iter().any(|w| w.contains("6 files")),
+        "{:?}",
+        ds.warnings
+    );
+}

@@ -217,7 +217,15 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
 /// # Errors
 /// A folder that cannot be read or holds no audio file.
 pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    // Folders are visited once each by canonical path, so a symbolic link loop ends.
+    fn walk(
+        dir: &Path,
+        out: &mut Vec<PathBuf>,
+        visited: &mut std::collections::HashSet<PathBuf>,
+    ) -> Result<()> {
+        if !visited.insert(std::fs::canonicalize(dir).map_err(io_err(dir))?) {
+            return Ok(());
+        }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io_err(dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -225,7 +233,7 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         entries.sort();
         for path in entries {
             if path.is_dir() {
-                walk(&path, out)?;
+                walk(&path, out, visited)?;
             } else if diffres_data::is_audio_file(&path) {
                 out.push(path);
             }
@@ -233,10 +241,11 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         Ok(())
     }
     let mut files = Vec::new();
+    let mut visited = std::collections::HashSet::new();
     for path in paths {
         if path.is_dir() {
             let before = files.len();
-            walk(path, &mut files)?;
+            walk(path, &mut files, &mut visited)?;
             if files.len() == before {
                 return Err(TrainError::Config(format!(
                     "folder {} holds no audio file ({})",
