@@ -30,11 +30,12 @@ const TAG_TRUNCATED: u8 = 1;
 const TAG_DECODE_STOPPED: u8 = 2;
 const TAG_CORRUPT_PACKETS: u8 = 3;
 
-/// Configuration of the whole front end: log-mel parameters and the output length.
+/// Configuration of feature extraction: log-mel parameters and the output length. (Named
+/// apart from `diffres::FrontEndConfig`, the temporal front end that consumes these features.)
 ///
 /// The default is the default [`LogMelConfig`] with variable length (`frames: None`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct FrontEndConfig {
+pub struct FeatureConfig {
     /// Log-mel parameters; `log_mel.sample_rate` is also the rate files are resampled to.
     pub log_mel: LogMelConfig,
     /// `Some(n)`: pad (with silence, `ln(log_floor)`) or crop every clip to `n` frames.
@@ -106,7 +107,7 @@ pub struct Features {
 /// still works.
 #[derive(Debug)]
 pub struct FeatureExtractor {
-    cfg: FrontEndConfig,
+    cfg: FeatureConfig,
     mel: LogMel,
     cache_dir: Option<PathBuf>,
     cache_warning: Option<AudioWarning>,
@@ -138,7 +139,7 @@ impl FeatureExtractor {
     ///
     /// Errors only for an invalid config. A cache directory that cannot be created disables
     /// the cache instead of failing: see [`cache_warning`](Self::cache_warning).
-    pub fn new(cfg: FrontEndConfig, cache_dir: Option<PathBuf>) -> Result<Self> {
+    pub fn new(cfg: FeatureConfig, cache_dir: Option<PathBuf>) -> Result<Self> {
         let mel = LogMel::new(cfg.log_mel.clone())?;
         if cfg.frames == Some(0) {
             return Err(AudioError::InvalidConfig("frames must be positive".into()));
@@ -182,7 +183,7 @@ impl FeatureExtractor {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &FrontEndConfig {
+    pub fn config(&self) -> &FeatureConfig {
         &self.cfg
     }
 

@@ -72,7 +72,7 @@
 //! # Example
 //!
 //! ```
-//! use diffres_audio::{FeatureExtractor, FrontEndConfig, LogMel, LogMelConfig};
+//! use diffres_audio::{FeatureExtractor, FeatureConfig, LogMel, LogMelConfig};
 //!
 //! // 0.25 s of a 440 Hz tone at 16 kHz.
 //! let sr = 16_000;
@@ -87,7 +87,7 @@
 //! assert_eq!(spec.frame(0).len(), 128);
 //!
 //! // 1 ms hop, fixed 100 frames (padded with silence).
-//! let cfg = FrontEndConfig {
+//! let cfg = FeatureConfig {
 //!     log_mel: LogMelConfig::default().with_hop_ms(1.0),
 //!     frames: Some(100),
 //! };
@@ -96,6 +96,7 @@
 //! assert_eq!((f.spec.frames, f.valid_frames), (100, 51));
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod decode;
 pub mod error;
@@ -110,7 +111,7 @@ pub use decode::{
 };
 pub use error::{AudioError, FileKind, Result};
 pub use features::{
-    FeatureExtractor, Features, FrontEndConfig, CACHE_HEADER_LEN, CACHE_MAGIC, CACHE_VERSION,
+    FeatureExtractor, Features, FeatureConfig, CACHE_HEADER_LEN, CACHE_MAGIC, CACHE_VERSION,
 };
 pub use mel::{
     hann_periodic, mel_band_edges, mel_filterbank, LogMel, LogMelConfig, LogMelSpec, MelNorm,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use diffres_audio::{
-    decode_file, load_audio, AudioError, FeatureExtractor, FrontEndConfig, LogMel, LogMelConfig,
+    decode_file, load_audio, AudioError, FeatureExtractor, FeatureConfig, LogMel, LogMelConfig,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -174,7 +174,7 @@ fn batch_returns_errors_per_file() {
         fixture("tone_s16.flac"),
         write(t.path(), "zero.wav", &wav_bytes(1, 16, 1, 16_000, &[])),
     ];
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), None).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), None).unwrap();
     let out = fx.extract_many(&paths, None);
     assert_eq!(out.len(), 5);
     assert!(out[0].is_ok() && out[3].is_ok());
@@ -198,7 +198,7 @@ fn invalid_configs_are_rejected() {
         let e = LogMel::new(c.clone()).unwrap_err();
         assert!(matches!(e, AudioError::InvalidConfig(_)), "{c:?}: {e:?}");
         assert!(FeatureExtractor::new(
-            FrontEndConfig {
+            FeatureConfig {
                 log_mel: c,
                 frames: None
             },
@@ -207,7 +207,7 @@ fn invalid_configs_are_rejected() {
         .is_err());
     }
     assert!(FeatureExtractor::new(
-        FrontEndConfig {
+        FeatureConfig {
             log_mel: LogMelConfig::default(),
             frames: Some(0)
         },

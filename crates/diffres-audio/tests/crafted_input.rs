@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diffres_audio::{
     decode_file, decode_file_with, load_audio, load_audio_with, resample, resampled_len,
-    AudioError, AudioWarning, DecodeOptions, FeatureExtractor, FileKind, FrontEndConfig,
+    AudioError, AudioWarning, DecodeOptions, FeatureExtractor, FileKind, FeatureConfig,
     CACHE_HEADER_LEN, CACHE_MAGIC, MAX_CHANNELS, MAX_DECODED_SAMPLES, MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
 };
@@ -545,7 +545,7 @@ fn decode_loop_enforces_the_limit_when_the_length_is_unknown() {
         );
     }
     // The extractor applies its decode options.
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), None)
+    let fx = FeatureExtractor::new(FeatureConfig::default(), None)
         .unwrap()
         .with_decode_options(opts);
     assert!(matches!(
@@ -735,7 +735,7 @@ fn check_not_a_file(fx: &FeatureExtractor, p: &Path, kind: FileKind, text: &str)
 fn special_files_say_what_they_are_and_are_never_opened() {
     let t = tempfile::tempdir().unwrap();
     let cache = t.path().join("c");
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(cache.clone())).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(cache.clone())).unwrap();
     let dir = t.path().join("folder.wav");
     std::fs::create_dir(&dir).unwrap();
     check_not_a_file(&fx, &dir, FileKind::Directory, "is a directory");
@@ -751,7 +751,7 @@ fn special_files_say_what_they_are_and_are_never_opened() {
             // Opening a FIFO for reading blocks forever without a writer: a hang here means
             // it was opened.
             within(10, "FIFO", move || {
-                let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(cache)).unwrap();
+                let fx = FeatureExtractor::new(FeatureConfig::default(), Some(cache)).unwrap();
                 check_not_a_file(&fx, &fifo, FileKind::Fifo, "is a named pipe (FIFO)");
             });
         }
@@ -805,7 +805,7 @@ fn tmp_files(dir: &Path) -> Vec<String> {
 fn damaged_cache_entries_are_recomputed_and_counted() {
     let t = tempfile::tempdir().unwrap();
     let audio = copy_fixture(t.path(), "tone_s16.flac");
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(t.path().join("c"))).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(t.path().join("c"))).unwrap();
     let good = fx.extract(&audio).unwrap();
     let entry = fx.cache_path(&audio).unwrap().unwrap();
     let original = std::fs::read(&entry).unwrap();
@@ -881,9 +881,9 @@ fn cache_hits_replay_the_decode_warnings() {
         "says_1s.wav",
         &Wav::pcm16(16_000, &s).declared(32_000).bytes(),
     );
-    let cfg = FrontEndConfig {
+    let cfg = FeatureConfig {
         frames: Some(50),
-        ..FrontEndConfig::default()
+        ..FeatureConfig::default()
     };
     let fx = FeatureExtractor::new(cfg.clone(), Some(t.path().join("c"))).unwrap();
     let first = fx.extract(&audio).unwrap();
@@ -925,8 +925,8 @@ fn a_failed_cache_write_is_a_warning_and_leaves_no_temp_file() {
     let names = ["tone_s16.wav", "tone_s16.flac", "tone.ogg", "tone.mp3"];
     let paths: Vec<PathBuf> = names.iter().map(|n| copy_fixture(t.path(), n)).collect();
     let cache = t.path().join("c");
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(cache.clone())).unwrap();
-    let plain = FeatureExtractor::new(FrontEndConfig::default(), None).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(cache.clone())).unwrap();
+    let plain = FeatureExtractor::new(FeatureConfig::default(), None).unwrap();
     // Block every entry with a non-empty directory of its name: the rename onto it fails,
     // even for root.
     for p in &paths {
@@ -958,7 +958,7 @@ fn a_failed_cache_write_is_a_warning_and_leaves_no_temp_file() {
 fn a_cache_dir_that_cannot_be_created_disables_the_cache() {
     let t = tempfile::tempdir().unwrap();
     let not_a_dir = write(t.path(), "cache_is_a_file", b"x");
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(not_a_dir.clone())).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(not_a_dir.clone())).unwrap();
     match fx.cache_warning() {
         Some(w @ AudioWarning::CacheNotWritable { path, reason }) => {
             assert_eq!(path, &not_a_dir);
@@ -975,7 +975,7 @@ fn a_cache_dir_that_cannot_be_created_disables_the_cache() {
     assert_eq!((fx.cache_hits(), fx.cache_misses()), (0, 1));
     assert_eq!(std::fs::read(&not_a_dir).unwrap(), b"x");
     // A usable directory gives no warning.
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(t.path().join("ok"))).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(t.path().join("ok"))).unwrap();
     assert!(fx.cache_warning().is_none());
     assert_eq!(fx.cache_dir(), Some(t.path().join("ok").as_path()));
 }
@@ -997,7 +997,7 @@ fn a_read_only_cache_dir_never_drops_a_clip() {
     let cache = t.path().join("ro");
     std::fs::create_dir(&cache).unwrap();
     // One entry is written while the directory is still writable.
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(cache.clone())).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(cache.clone())).unwrap();
     let cached = fx.extract(&paths[0]).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o555)).unwrap();
     // Root ignores permission bits; find out whether writes really fail here.
@@ -1040,7 +1040,7 @@ fn stale_temporary_files_are_ignored() {
     let t = tempfile::tempdir().unwrap();
     let cache = t.path().join("c");
     let audio = copy_fixture(t.path(), "tone_s16.wav");
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), Some(cache.clone())).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), Some(cache.clone())).unwrap();
     let entry = fx.cache_path(&audio).unwrap().unwrap();
     // What a process killed between create and rename leaves behind (pid 999999, counter 0).
     let stale = cache.join(format!(".{}.999999.0.tmp", name_of(&entry)));

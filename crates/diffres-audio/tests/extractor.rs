@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diffres_audio::{
-    FeatureExtractor, FrontEndConfig, LogMel, LogMelConfig, PadMode, CACHE_HEADER_LEN, CACHE_MAGIC,
+    FeatureExtractor, FeatureConfig, LogMel, LogMelConfig, PadMode, CACHE_HEADER_LEN, CACHE_MAGIC,
     CACHE_VERSION,
 };
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ fn cache_round_trip() {
     let t = tempfile::tempdir().unwrap();
     let cache = t.path().join("cache");
     let audio = copy_fixture(t.path(), "tone_s16.flac");
-    let cfg = FrontEndConfig::default();
+    let cfg = FeatureConfig::default();
 
     let fx = FeatureExtractor::new(cfg.clone(), Some(cache.clone())).unwrap();
     let a = fx.extract(&audio).unwrap();
@@ -65,7 +65,7 @@ fn cache_round_trip() {
     assert_eq!((fx2.cache_hits(), fx2.cache_misses()), (1, 0));
 
     // Same config, fixed length: cache shared, output padded with ln(1e-6).
-    let fixed = FrontEndConfig {
+    let fixed = FeatureConfig {
         frames: Some(20),
         ..cfg.clone()
     };
@@ -81,7 +81,7 @@ fn cache_round_trip() {
     assert_eq!(&f.spec.data[..11 * 128], &a.spec.data[..]);
 
     // A different log-mel config gives a different key.
-    let other = FrontEndConfig {
+    let other = FeatureConfig {
         log_mel: LogMelConfig::default().with_hop_ms(1.0),
         frames: None,
     };
@@ -128,7 +128,7 @@ fn extract_many_parallel_with_progress() {
     ];
     let mut paths: Vec<PathBuf> = names.iter().map(|n| fixture(n)).collect();
     paths.push(t.path().join("does_not_exist.wav"));
-    let cfg = FrontEndConfig {
+    let cfg = FeatureConfig {
         log_mel: LogMelConfig::default(),
         frames: Some(8),
     };
@@ -174,7 +174,7 @@ fn short_clips_are_padded() {
                 assert_eq!(spec.frames, 1 + n / hop, "n {n} hop {hop}");
                 assert!(spec.data.iter().all(|v| v.is_finite()));
                 let fx = FeatureExtractor::new(
-                    FrontEndConfig {
+                    FeatureConfig {
                         log_mel: cfg.clone(),
                         frames: Some(30),
                     },
@@ -202,7 +202,7 @@ fn short_clips_are_padded() {
 #[test]
 fn extract_samples_equals_log_mel() {
     let s: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
-    let fx = FeatureExtractor::new(FrontEndConfig::default(), None).unwrap();
+    let fx = FeatureExtractor::new(FeatureConfig::default(), None).unwrap();
     let f = fx.extract_samples(&s).unwrap();
     let direct = LogMel::new(LogMelConfig::default())
         .unwrap()
@@ -214,12 +214,12 @@ fn extract_samples_equals_log_mel() {
 
 #[test]
 fn config_serde_round_trip() {
-    let cfg = FrontEndConfig {
+    let cfg = FeatureConfig {
         log_mel: LogMelConfig::default().with_hop_ms(1.0).with_n_mels(64),
         frames: Some(1000),
     };
     let json = serde_json::to_string(&cfg).unwrap();
     assert!(json.contains("\"mel_scale\":\"htk\""), "{json}");
-    let back: FrontEndConfig = serde_json::from_str(&json).unwrap();
+    let back: FeatureConfig = serde_json::from_str(&json).unwrap();
     assert_eq!(back, cfg);
 }

@@ -2,6 +2,8 @@
 //!
 //! Run `diffres --help` and `diffres <command> --help`.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -22,6 +22,7 @@
 //! # Ok::<(), diffres_models::ModelError>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod attention;
 pub mod cnn;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use diffres_audio::{FeatureExtractor, FrontEndConfig};
+use diffres_audio::{FeatureExtractor, FeatureConfig};
 use diffres_data::{load_dataset, Dataset, LoadOptions, Split};
 
 use crate::config::TrainConfig;
@@ -107,7 +107,7 @@ pub fn prepare_dataset(
     reporter: &dyn Reporter,
 ) -> Result<PreparedData> {
     let extractor = FeatureExtractor::new(
-        FrontEndConfig {
+        FeatureConfig {
             log_mel: cfg.log_mel(),
             frames: None,
         },

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use diffres_audio::{FeatureExtractor, FrontEndConfig};
+use diffres_audio::{FeatureExtractor, FeatureConfig};
 use diffres_data::{load_eval_dataset, Split};
 use diffres_report::Evaluation;
 use serde::{Deserialize, Serialize};
@@ -183,7 +183,7 @@ fn prepare_dataset_for_eval(
 /// An unreadable file.
 pub fn full_features(info: &RunInfo, path: &Path) -> Result<diffres_audio::Features> {
     let extractor = FeatureExtractor::new(
-        FrontEndConfig {
+        FeatureConfig {
             log_mel: info.config.log_mel(),
             frames: None,
         },

@@ -9,6 +9,7 @@
 //! Every run is reproducible: all randomness derives from the run's seed, per epoch and step,
 //! so a killed run resumed with `resume: true` continues exactly where it stopped.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod batch;
 pub mod config;
