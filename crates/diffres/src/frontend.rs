@@ -95,8 +95,8 @@ pub struct FrontEndConfig {
     #[config(default = 1)]
     pub dilation_growth: usize,
     /// DiffRes: a frame is empty (for the guide loss) below this fraction of the clip's loudest
-    /// frame's energy.
-    #[config(default = 1e-4)]
+    /// frame's energy (default [`crate::DEFAULT_EMPTY_EPS`], the paper's ε).
+    #[config(default = "crate::DEFAULT_EMPTY_EPS")]
     pub empty_eps: f64,
     /// DiffRes: score normalisation.
     #[config(default = "ScoreNormalization::ExactSum")]

@@ -5,6 +5,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use crate::cpu::conv_block_op::{self, BatchStats, BlockParams, ConvParams, NormParams};
 use crate::error::DiffResError;
 
 /// Configuration of one [`ResConv1d`] block.
@@ -63,9 +64,35 @@ impl ResConv1d {
     /// - `x`: `[B, C_in, T]`, `mask`: `[B, 1, T]`
     /// - output: `[B, C_out, T]`
     pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<3>>) -> Tensor<3> {
-        match crate::cpu::conv_block_op::forward(self, &x, mask) {
+        match self.forward_fused(&x, mask) {
             Some(out) => out,
             None => self.forward_portable(x, mask),
+        }
+    }
+
+    /// [`ResConv1d::forward`] as the fused flex kernel, or `None` where it does not apply
+    /// (another backend, non-`f32` data, a frozen batch norm under autodiff). In training the
+    /// running statistics are updated from the kernel's batch statistics.
+    pub(crate) fn forward_fused(
+        &self,
+        x: &Tensor<3>,
+        mask: Option<&Tensor<3>>,
+    ) -> Option<Tensor<3>> {
+        let fused = conv_block_op::forward(&self.params(), x, mask)?;
+        if let Some([first, second]) = &fused.batch_stats {
+            update_running(&self.norm1, first);
+            update_running(&self.norm2, second);
+        }
+        Some(fused.out)
+    }
+
+    /// The block's parameters as plain data, for the fused kernel.
+    fn params(&self) -> BlockParams {
+        BlockParams {
+            conv1: conv_params(&self.conv1),
+            norm1: norm_params(&self.norm1),
+            conv2: conv_params(&self.conv2),
+            norm2: norm_params(&self.norm2),
         }
     }
 
@@ -81,6 +108,49 @@ impl ResConv1d {
             .forward(relu(conv(&self.conv2, apply(first.clone()))));
         first + second
     }
+}
+
+fn conv_params(conv: &Conv1d) -> ConvParams {
+    ConvParams {
+        weight: conv.weight.val(),
+        bias: conv.bias.as_ref().map(|bias| bias.val()),
+        stride: conv.stride,
+        dilation: conv.dilation,
+        groups: conv.groups,
+        padding: match conv.padding {
+            PaddingConfig1d::Explicit(left, right) => Some((left, right)),
+            _ => None,
+        },
+    }
+}
+
+fn norm_params(norm: &BatchNorm) -> NormParams {
+    NormParams {
+        gamma: norm.gamma.val(),
+        beta: norm.beta.val(),
+        running_mean: norm.running_mean.value(),
+        running_var: norm.running_var.value(),
+        epsilon: norm.epsilon,
+        training: norm.training.is_enabled(),
+    }
+}
+
+/// `running = (1 - momentum) running + momentum batch`, as Burn's `BatchNorm` does.
+fn update_running(norm: &BatchNorm, batch: &BatchStats) {
+    let blend = |state: &burn::module::RunningState<Tensor<1>>, batch: &[f32]| {
+        let old = state.value_sync();
+        let device = old.device();
+        let m = norm.momentum;
+        let new: Vec<f32> = crate::host::read_f32(&old)
+            .iter()
+            .zip(batch)
+            .map(|(&o, &b)| (o as f64 * (1.0 - m) + b as f64 * m) as f32)
+            .collect();
+        let len = new.len();
+        state.update(Tensor::from_data(TensorData::new(new, [len]), &device));
+    };
+    blend(&norm.running_mean, &batch.mean);
+    blend(&norm.running_var, &batch.var);
 }
 
 /// A stride-1, zero-padded 1-D convolution (the only kind built here).
@@ -300,7 +370,8 @@ mod tests {
             });
             let weight =
                 Tensor::<3>::random([3, cout, 17], Distribution::Normal(0.0, 1.0), &device);
-            let a = crate::cpu::conv_block_op::forward(&fused, &x, mask.as_ref())
+            let a = fused
+                .forward_fused(&x, mask.as_ref())
                 .expect("flex takes the fused path");
             let b = portable.forward_portable(x.clone(), mask.as_ref());
             let case = format!("dilation {dilation}, mask {masked}, {cin}->{cout}");
@@ -377,7 +448,7 @@ mod tests {
             let portable = portable.valid();
             let x = x.inner();
             let mask = mask.map(|m| m.inner());
-            let a = crate::cpu::conv_block_op::forward(&fused, &x, mask.as_ref()).unwrap();
+            let a = fused.forward_fused(&x, mask.as_ref()).unwrap();
             let b = portable.forward_portable(x, mask.as_ref());
             assert!(
                 max_diff(a.flatten(0, 2), b.flatten(0, 2)) < 1e-5,

@@ -44,8 +44,8 @@ pub struct DiffResConfig {
     #[config(default = "ResolutionEncoding::Sinusoidal")]
     pub resolution_encoding: ResolutionEncoding,
     /// A frame is empty when its mean linear energy is below `empty_eps` times the loudest
-    /// frame of its clip.
-    #[config(default = 1e-4)]
+    /// frame of its clip (default [`crate::DEFAULT_EMPTY_EPS`], the paper's ε).
+    #[config(default = "crate::DEFAULT_EMPTY_EPS")]
     pub empty_eps: f64,
     /// Guide-loss threshold `lambda`.
     #[config(default = 0.5)]

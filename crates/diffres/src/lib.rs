@@ -14,7 +14,7 @@
 //! - Output ([`FrontEndOutput`]): `feature: [B, C, t, F]` (`C = 3` for DiffRes: mean and max
 //!   aggregation in the log domain, then the resolution encoding; `C = 1` for baselines),
 //!   `score: [B, T]`, `guide_loss` and `activeness` as `[1]` tensors.
-//! - The warp never builds the dense `t × T` matrix: O(B·T·F) time and memory ([`warp`]).
+//! - The warp never builds the dense `t × T` matrix: O(B·T·F) time and memory ([`warp()`]).
 //! - Errors are returned, never panicked: see [`DiffResError`].
 //!
 //! ## Example
@@ -37,8 +37,12 @@
 //! # Ok::<(), diffres::DiffResError>(())
 //! ```
 #![deny(missing_docs)]
+// The crate has two `unsafe` blocks (the `gemm` call in `cpu/matmul.rs` and `mallopt` in
+// `memory.rs`), each with a `// SAFETY:` comment; an `unsafe fn` body gets no implicit licence.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod baselines;
+mod constants;
 mod cpu;
 pub mod error;
 mod frames;
@@ -56,6 +60,7 @@ pub mod segment;
 pub mod warp;
 
 pub use baselines::{AvgPool, ChangeHopSize, ConvAvgPool, ConvAvgPoolConfig, Identity};
+pub use constants::DEFAULT_EMPTY_EPS;
 pub use error::{DiffResError, Result};
 pub use frames::{check_delta, output_frames};
 pub use frontend::{FrontEnd, FrontEndConfig, FrontEndKind};

@@ -70,7 +70,7 @@ mod tests {
         );
         let valid = Tensor::<2>::ones([2, 4], &device);
         let energy = linear.mean_dim(2).reshape([2, 4]);
-        let (empty, active) = empty_frames(energy, valid, 1e-4);
+        let (empty, active) = empty_frames(energy, valid, crate::DEFAULT_EMPTY_EPS);
         empty.clone().into_data().assert_eq(
             &TensorData::from([[1.0f32, 0.0, 0.0, 1.0], [0.0; 4]]),
             false,

@@ -1,6 +1,10 @@
-//! [`ResConv1d`] as a flex operation: the forward pass on the host, the backward pass
-//! registered in Burn's autodiff graph as one node with nine parents (the input and the eight
-//! parameters).
+//! The fused [`crate::ResConv1d`] block as a flex operation: the forward pass on the host, the
+//! backward pass registered in Burn's autodiff graph as one node with nine parents (the input
+//! and the eight parameters).
+//!
+//! The block hands its parameters over as plain data ([`BlockParams`]), so this module knows
+//! nothing of the module types that call it; in training it returns the batch statistics and
+//! the caller updates its running statistics ([`BlockOutput::batch_stats`]).
 
 use std::sync::Arc;
 
@@ -10,22 +14,84 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
-use burn::nn::conv::Conv1d;
-use burn::nn::{BatchNorm, PaddingConfig1d};
 use burn::prelude::*;
 
 use super::conv_block::{self, Affine, BlockDims, Saved, Weights};
 use super::flex::{flex_kind, flex_tensor, host, plain, strided3, AdTensor, FlexKind, Strategy};
-use crate::importance::ResConv1d;
+
+/// A block's two convolutions and two batch norms, as tensors and plain numbers:
+/// `h1 = norm1(relu(conv1(x m)))`, `out = h1 + norm2(relu(conv2(h1 m)))`.
+pub(crate) struct BlockParams {
+    /// The first convolution, `C_in -> C_out`.
+    pub conv1: ConvParams,
+    /// The batch norm after the first convolution's ReLU.
+    pub norm1: NormParams,
+    /// The second convolution, `C_out -> C_out`.
+    pub conv2: ConvParams,
+    /// The batch norm after the second convolution's ReLU.
+    pub norm2: NormParams,
+}
+
+/// One 1-D convolution. The kernel covers stride 1, one group, a bias, an odd kernel and
+/// symmetric explicit padding `dilation (K - 1) / 2` (the length is kept); anything else
+/// takes the portable path.
+pub(crate) struct ConvParams {
+    /// `[C_out, C_in, K]`.
+    pub weight: Tensor<3>,
+    /// `[C_out]`, or `None` for a convolution without bias.
+    pub bias: Option<Tensor<1>>,
+    /// Stride.
+    pub stride: usize,
+    /// Dilation.
+    pub dilation: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Explicit zero padding `(left, right)`, or `None` for another padding rule.
+    pub padding: Option<(usize, usize)>,
+}
+
+/// One batch norm over the channels, `y = gamma (a - mean) / sqrt(var + epsilon) + beta`.
+pub(crate) struct NormParams {
+    /// `[C_out]`.
+    pub gamma: Tensor<1>,
+    /// `[C_out]`.
+    pub beta: Tensor<1>,
+    /// `[C_out]`, the mean used for inference.
+    pub running_mean: Tensor<1>,
+    /// `[C_out]`, the variance used for inference.
+    pub running_var: Tensor<1>,
+    /// Added to the variance.
+    pub epsilon: f64,
+    /// Whether the norm trains (batch statistics under autodiff). A frozen norm under
+    /// autodiff is not covered by the kernel.
+    pub training: bool,
+}
+
+/// The fused block's result.
+pub(crate) struct BlockOutput {
+    /// `[B, C_out, T]`.
+    pub out: Tensor<3>,
+    /// In training, each norm's batch statistics, `[norm1, norm2]`, to be blended into the
+    /// running statistics by the caller; `None` in inference.
+    pub batch_stats: Option<[BatchStats; 2]>,
+}
+
+/// A batch norm's statistics over one batch (`B T` values per channel, padding included).
+pub(crate) struct BatchStats {
+    /// Mean, `[C_out]`.
+    pub mean: Vec<f32>,
+    /// Biased variance, `[C_out]`.
+    pub var: Vec<f32>,
+}
 
 /// The block on flex, or `None` when the portable path must be taken (another backend,
 /// non-`f32` data, a frozen batch norm under autodiff, a convolution this kernel does not
 /// cover).
 pub(crate) fn forward(
-    block: &ResConv1d,
+    block: &BlockParams,
     x: &Tensor<3>,
     mask: Option<&Tensor<3>>,
-) -> Option<Tensor<3>> {
+) -> Option<BlockOutput> {
     let kind = flex_kind(x)?;
     let dims = dims(block, x)?;
     let mask = mask.map(crate::host::read_f32);
@@ -40,10 +106,10 @@ pub(crate) fn forward(
 
 /// The block's sizes, if both convolutions are stride-1, ungrouped, biased and padded
 /// symmetrically to keep the length.
-fn dims(block: &ResConv1d, x: &Tensor<3>) -> Option<BlockDims> {
+fn dims(block: &BlockParams, x: &Tensor<3>) -> Option<BlockDims> {
     let [batch, channels_in, frames] = x.dims();
     let [channels_out, cin, kernel] = block.conv1.weight.dims();
-    let fits = |conv: &Conv1d, cin: usize| {
+    let fits = |conv: &ConvParams, cin: usize| {
         let [o, i, k] = conv.weight.dims();
         let pad = conv.dilation * (k - 1) / 2;
         (o, i, k) == (channels_out, cin, kernel)
@@ -52,7 +118,7 @@ fn dims(block: &ResConv1d, x: &Tensor<3>) -> Option<BlockDims> {
             && conv.groups == 1
             && conv.bias.is_some()
             && k % 2 == 1
-            && matches!(conv.padding, PaddingConfig1d::Explicit(l, r) if l == pad && r == pad)
+            && conv.padding == Some((pad, pad))
     };
     (cin == channels_in && fits(&block.conv1, channels_in) && fits(&block.conv2, channels_out))
         .then_some(BlockDims {
@@ -66,25 +132,25 @@ fn dims(block: &ResConv1d, x: &Tensor<3>) -> Option<BlockDims> {
 }
 
 fn forward_plain(
-    block: &ResConv1d,
+    block: &BlockParams,
     x: &Tensor<3>,
     mask: Option<Vec<f32>>,
     dims: BlockDims,
-) -> Option<Tensor<3>> {
+) -> Option<BlockOutput> {
     let values = |t: Tensor<1>| plain(t).map(|t| host(&t).into_owned());
     let weights = Weights {
-        conv1: plain(block.conv1.weight.val()).map(|t| host(&t).into_owned())?,
-        bias1: values(block.conv1.bias.as_ref()?.val())?,
-        gamma1: values(block.norm1.gamma.val())?,
-        beta1: values(block.norm1.beta.val())?,
-        conv2: plain(block.conv2.weight.val()).map(|t| host(&t).into_owned())?,
-        bias2: values(block.conv2.bias.as_ref()?.val())?,
-        gamma2: values(block.norm2.gamma.val())?,
-        beta2: values(block.norm2.beta.val())?,
+        conv1: plain(block.conv1.weight.clone()).map(|t| host(&t).into_owned())?,
+        bias1: values(block.conv1.bias.clone()?)?,
+        gamma1: values(block.norm1.gamma.clone())?,
+        beta1: values(block.norm1.beta.clone())?,
+        conv2: plain(block.conv2.weight.clone()).map(|t| host(&t).into_owned())?,
+        bias2: values(block.conv2.bias.clone()?)?,
+        gamma2: values(block.norm2.gamma.clone())?,
+        beta2: values(block.norm2.beta.clone())?,
     };
-    let running = |norm: &BatchNorm| {
-        let mean = values(norm.running_mean.value())?;
-        let var = values(norm.running_var.value())?;
+    let running = |norm: &NormParams| {
+        let mean = values(norm.running_mean.clone())?;
+        let var = values(norm.running_var.clone())?;
         Some(Affine::running(&mean, &var, norm.epsilon))
     };
     let norms = [running(&block.norm1)?, running(&block.norm2)?];
@@ -96,30 +162,30 @@ fn forward_plain(
         strided3(&input)?,
         mask.as_deref(),
     );
-    Some(super::flex::plain_tensor(
-        out,
-        [dims.batch, dims.channels_out, dims.frames],
-    ))
+    Some(BlockOutput {
+        out: super::flex::plain_tensor(out, [dims.batch, dims.channels_out, dims.frames]),
+        batch_stats: None,
+    })
 }
 
 fn forward_tracked<C: Strategy>(
-    block: &ResConv1d,
+    block: &BlockParams,
     x: &Tensor<3>,
     mask: Option<Vec<f32>>,
     dims: BlockDims,
-) -> Option<Tensor<3>> {
-    if !(block.norm1.training.is_enabled() && block.norm2.training.is_enabled()) {
+) -> Option<BlockOutput> {
+    if !(block.norm1.training && block.norm2.training) {
         return None;
     }
     let input = C::tracked::<3>(x.clone())?;
-    let conv1 = C::tracked::<3>(block.conv1.weight.val())?;
-    let bias1 = C::tracked::<1>(block.conv1.bias.as_ref()?.val())?;
-    let gamma1 = C::tracked::<1>(block.norm1.gamma.val())?;
-    let beta1 = C::tracked::<1>(block.norm1.beta.val())?;
-    let conv2 = C::tracked::<3>(block.conv2.weight.val())?;
-    let bias2 = C::tracked::<1>(block.conv2.bias.as_ref()?.val())?;
-    let gamma2 = C::tracked::<1>(block.norm2.gamma.val())?;
-    let beta2 = C::tracked::<1>(block.norm2.beta.val())?;
+    let conv1 = C::tracked::<3>(block.conv1.weight.clone())?;
+    let bias1 = C::tracked::<1>(block.conv1.bias.clone()?)?;
+    let gamma1 = C::tracked::<1>(block.norm1.gamma.clone())?;
+    let beta1 = C::tracked::<1>(block.norm1.beta.clone())?;
+    let conv2 = C::tracked::<3>(block.conv2.weight.clone())?;
+    let bias2 = C::tracked::<1>(block.conv2.bias.clone()?)?;
+    let gamma2 = C::tracked::<1>(block.norm2.gamma.clone())?;
+    let beta2 = C::tracked::<1>(block.norm2.beta.clone())?;
     strided3(input.primitive())?;
 
     let values = |t: &AdTensor| host(t.primitive()).into_owned();
@@ -141,9 +207,17 @@ fn forward_tracked<C: Strategy>(
         strided3(&input_flex)?,
         mask.as_deref(),
     );
-    let [(mean1, var1), (mean2, var2)] = &trained.batch_stats;
-    update_running(&block.norm1, mean1, var1);
-    update_running(&block.norm2, mean2, var2);
+    let [(mean1, var1), (mean2, var2)] = trained.batch_stats;
+    let batch_stats = [
+        BatchStats {
+            mean: mean1,
+            var: var1,
+        },
+        BatchStats {
+            mean: mean2,
+            var: var2,
+        },
+    ];
 
     let nodes = [
         input.node(),
@@ -170,25 +244,10 @@ fn forward_tracked<C: Strategy>(
         }
         OpsKind::UnTracked(prep) => prep.finish(out),
     };
-    Some(C::wrap(output))
-}
-
-/// `running = (1 - momentum) running + momentum batch`, as Burn's `BatchNorm` does.
-fn update_running(norm: &BatchNorm, mean: &[f32], var: &[f32]) {
-    let blend = |state: &burn::module::RunningState<Tensor<1>>, batch: &[f32]| {
-        let old = state.value_sync();
-        let device = old.device();
-        let m = norm.momentum;
-        let new: Vec<f32> = crate::host::read_f32(&old)
-            .iter()
-            .zip(batch)
-            .map(|(&o, &b)| (o as f64 * (1.0 - m) + b as f64 * m) as f32)
-            .collect();
-        let len = new.len();
-        state.update(Tensor::from_data(TensorData::new(new, [len]), &device));
-    };
-    blend(&norm.running_mean, mean);
-    blend(&norm.running_var, var);
+    Some(BlockOutput {
+        out: C::wrap(output),
+        batch_stats: Some(batch_stats),
+    })
 }
 
 #[derive(Debug)]

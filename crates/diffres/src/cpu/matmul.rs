@@ -29,10 +29,45 @@ impl<'a> View<'a> {
     /// Panics unless every element of a `rows x cols` view lies inside `data`.
     fn check(&self, rows: usize, cols: usize) {
         if rows > 0 && cols > 0 {
-            let last = self.offset + (rows - 1) * self.rs + (cols - 1) * self.cs;
+            let last = last_index(self.offset, (rows, cols), (self.rs, self.cs), "matrix");
             assert!(last < self.data.len(), "matrix view out of bounds");
         }
     }
+}
+
+/// `offset + (rows - 1) rs + (cols - 1) cs`, the index of the farthest element of a non-empty
+/// view (strides are non-negative), in checked arithmetic: it guards the `unsafe` call to
+/// `gemm`, so an overflow must not wrap to a small index that passes the bounds check.
+///
+/// # Panics
+/// On overflow, naming the view (`what`) and its geometry.
+fn last_index(
+    offset: usize,
+    (rows, cols): (usize, usize),
+    (rs, cs): (usize, usize),
+    what: &str,
+) -> usize {
+    debug_assert!(rows > 0 && cols > 0);
+    (rows - 1)
+        .checked_mul(rs)
+        .zip((cols - 1).checked_mul(cs))
+        .and_then(|(down, across)| down.checked_add(across))
+        .and_then(|reach| reach.checked_add(offset))
+        .unwrap_or_else(|| {
+            panic!(
+                "{what} view out of bounds: the last index of a {rows} x {cols} view at offset \
+                 {offset} with strides ({rs}, {cs}) overflows usize"
+            )
+        })
+}
+
+/// A stride as `gemm` takes it.
+///
+/// # Panics
+/// When it does not fit an `isize` (no in-bounds view of more than one row or column has
+/// such a stride).
+fn stride(value: usize) -> isize {
+    isize::try_from(value).unwrap_or_else(|_| panic!("matrix stride {value} overflows isize"))
 }
 
 /// A mutable strided matrix view (the destination).
@@ -72,7 +107,7 @@ pub(crate) fn matmul(
     a.check(m, k);
     b.check(k, n);
     {
-        let last = dst.offset + (m - 1) * dst.rs + (n - 1) * dst.cs;
+        let last = last_index(dst.offset, (m, n), (dst.rs, dst.cs), "destination");
         assert!(last < dst.data.len(), "destination view out of bounds");
     }
     if k == 0 {
@@ -90,8 +125,13 @@ pub(crate) fn matmul(
     } else {
         Parallelism::None
     };
-    // SAFETY: the three views were checked to lie inside their slices (all strides are
-    // non-negative, so the last element is the farthest), `dst` is borrowed mutably and so
+    let (dst_cs, dst_rs) = (stride(dst.cs), stride(dst.rs));
+    let (a_cs, a_rs) = (stride(a.cs), stride(a.rs));
+    let (b_cs, b_rs) = (stride(b.cs), stride(b.rs));
+    // SAFETY: the three views were checked to lie inside their slices, with the index of
+    // their last element computed without overflow (all strides are non-negative, so the
+    // last element is the farthest; the offsets are at most that index, so the `add`s stay
+    // inside the slices), the strides fit `isize`, and `dst` is borrowed mutably and so
     // aliases neither input.
     unsafe {
         gemm::gemm(
@@ -99,15 +139,15 @@ pub(crate) fn matmul(
             n,
             k,
             dst.data.as_mut_ptr().add(dst.offset),
-            dst.cs as isize,
-            dst.rs as isize,
+            dst_cs,
+            dst_rs,
             accumulate,
             a.data.as_ptr().add(a.offset),
-            a.cs as isize,
-            a.rs as isize,
+            a_cs,
+            a_rs,
             b.data.as_ptr().add(b.offset),
-            b.cs as isize,
-            b.rs as isize,
+            b_cs,
+            b_rs,
             1.0,
             1.0,
             false,
@@ -148,6 +188,37 @@ mod tests {
         matmul(
             (2, 2, 2),
             ViewMut::new(&mut dst, 0, 2, 1),
+            View::new(&a, 0, 2, 1),
+            View::new(&a, 0, 2, 1),
+            false,
+            1,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "overflows usize")]
+    fn an_overflowing_view_is_refused_rather_than_wrapped() {
+        let a = [1.0f32; 4];
+        let mut dst = vec![0.0f32; 4];
+        // (2 - 1) * usize::MAX would wrap to a small index without checked arithmetic.
+        matmul(
+            (2, 2, 2),
+            ViewMut::new(&mut dst, 0, 2, 1),
+            View::new(&a, 1, usize::MAX, 1),
+            View::new(&a, 0, 2, 1),
+            false,
+            1,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "destination view out of bounds")]
+    fn an_overflowing_destination_is_refused() {
+        let a = [1.0f32; 4];
+        let mut dst = vec![0.0f32; 4];
+        matmul(
+            (2, 2, 2),
+            ViewMut::new(&mut dst, usize::MAX, 2, 1),
             View::new(&a, 0, 2, 1),
             View::new(&a, 0, 2, 1),
             false,

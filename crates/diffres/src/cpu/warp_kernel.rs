@@ -1,4 +1,6 @@
-//! Forward and backward of the warp ([`crate::warp`]) on the host, for Burn's flex backend.
+//! Forward and backward of the warp ([`mod@crate::warp`]) on the host, for Burn's flex backend.
+//! The kernel works on plain data: the inputs ([`WarpInputs`]) and where every frame goes
+//! ([`WarpSpec`], from the caller's plan).
 //!
 //! Why: on flex, the portable warp is a dozen tensor passes, index-adds and a gather, plus a
 //! host round trip for the max's arg-max. Here one pass per sample builds all three outputs
@@ -16,6 +18,7 @@ use rayon::prelude::*;
 
 use super::fastmath;
 use super::strided::Strided3;
+use crate::constants::LOG_EPS;
 
 /// Sizes of a warp.
 #[derive(Clone, Copy, Debug)]
@@ -26,11 +29,39 @@ pub(crate) struct WarpDims {
     pub mels: usize,
 }
 
-/// Each frame's two output rows (within its sample; `out_frames` is the sink) and overhang.
+/// Each frame's two output rows and how far it reaches into the second, `[B, T]` each.
+#[derive(Clone, Copy)]
 pub(crate) struct Routes<'a> {
+    /// Global row `b (t + 1) + k` of the frame's first output frame; row `t` of a sample is a
+    /// sink (weight past the end, dropped).
     pub first_row: &'a [i64],
+    /// Global row of the next output frame.
     pub second_row: &'a [i64],
+    /// How far the frame reaches into its second row (not at all when `<= 0`).
     pub overhang: &'a [f32],
+}
+
+/// The warp's input data.
+#[derive(Clone, Copy)]
+pub(crate) struct WarpInputs<'a> {
+    /// The log spectrogram, `[B, T, F]`.
+    pub x: Strided3<'a>,
+    /// The normalised scores, `[B, T]`.
+    pub score: &'a [f32],
+    /// The positional encoding of the input frames, `[T, F]`.
+    pub positions: &'a [f32],
+}
+
+/// What the warp does with its inputs, as plain data: where every frame goes, each sample's
+/// valid length and the reduction rate.
+#[derive(Clone, Copy)]
+pub(crate) struct WarpSpec<'a> {
+    /// Each frame's output rows and overhang.
+    pub routes: Routes<'a>,
+    /// Valid frames of each sample, `B` values.
+    pub lengths: &'a [usize],
+    /// The reduction rate; the max is scaled by `1 / (1 - delta)`.
+    pub delta: f64,
 }
 
 /// The log transform of one sample: `log(v) = ln(v scale + eps_shift) + top`.
@@ -45,7 +76,7 @@ pub(crate) struct LogScale {
 impl LogScale {
     /// From the sample's maximum `m`, as the portable path computes it (in `f64`, then `f32`).
     pub fn new(shift: f32) -> Self {
-        let ln_eps = crate::warp::LOG_EPS.ln();
+        let ln_eps = LOG_EPS.ln();
         let top = (shift as f64).max(ln_eps);
         Self {
             shift,
@@ -141,17 +172,22 @@ fn shares(score: f32, overhang: f32) -> (f32, f32, bool) {
     (score - w_next, w_next, crossing)
 }
 
-/// The warp's forward pass. `x` is `[B, T, F]`, `score` `[B, T]`, `positions` `[T, F]`.
-#[allow(clippy::too_many_arguments)]
+/// The warp's forward pass.
 pub(crate) fn forward(
     dims: &WarpDims,
-    x: Strided3<'_>,
-    score: &[f32],
-    positions: &[f32],
-    routes: &Routes<'_>,
-    lengths: &[usize],
-    delta: f64,
+    inputs: &WarpInputs<'_>,
+    spec: &WarpSpec<'_>,
 ) -> WarpForward {
+    let WarpInputs {
+        x,
+        score,
+        positions,
+    } = *inputs;
+    let WarpSpec {
+        routes,
+        lengths,
+        delta,
+    } = *spec;
     let WarpDims {
         batch,
         frames,
@@ -248,21 +284,28 @@ pub(crate) struct WarpGrads {
     pub positions: Option<Vec<f32>>,
 }
 
-/// Backward of [`forward`] given its output `feature` and `grad` (both `[B, 3, t, F]`).
-#[allow(clippy::too_many_arguments)]
+/// Backward of [`forward`] given its output `feature` and `grad` (both `[B, 3, t, F]`). The
+/// gradients of `x` and `positions` are computed only when asked for (`want_x`,
+/// `want_positions`).
 pub(crate) fn backward(
     dims: &WarpDims,
-    x: Strided3<'_>,
-    score: &[f32],
-    positions: &[f32],
-    routes: &Routes<'_>,
-    lengths: &[usize],
-    delta: f64,
+    inputs: &WarpInputs<'_>,
+    spec: &WarpSpec<'_>,
     saved: &WarpSaved,
     feature: &[f32],
     grad: &[f32],
     (want_x, want_positions): (bool, bool),
 ) -> WarpGrads {
+    let WarpInputs {
+        x,
+        score,
+        positions,
+    } = *inputs;
+    let WarpSpec {
+        routes,
+        lengths,
+        delta,
+    } = *spec;
     let WarpDims {
         batch,
         frames,

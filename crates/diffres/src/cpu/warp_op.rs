@@ -1,5 +1,6 @@
 //! The warp as a flex operation: the forward pass on the host, the backward pass registered in
 //! Burn's autodiff graph as one node with three parents (input, scores, positional encoding).
+//! The caller describes the warp as plain data ([`WarpSpec`], from its plan).
 
 use std::sync::Arc;
 
@@ -12,52 +13,31 @@ use burn::backend::Flex;
 use burn::prelude::*;
 
 use super::flex::{flex_kind, flex_tensor, host, plain, strided3, FlexKind, Strategy};
-use super::warp_kernel::{self, Routes, WarpDims, WarpSaved};
-use crate::warp::WarpPlan;
+use super::warp_kernel::{self, Routes, WarpDims, WarpInputs, WarpSaved, WarpSpec};
 
 /// The warp's feature `[B, 3, t, F]` and per-frame energies `[B, T]` (detached) on flex, or
-/// `None` when the portable path must be taken.
+/// `None` when the portable path must be taken. `x` is `[B, T, F]`, `score` `[B, T]`,
+/// `positions` `[T, F]`; `spec` routes every frame into `out_frames` rows.
 pub(crate) fn warp(
     x: &Tensor<3>,
     score: &Tensor<2>,
-    plan: &WarpPlan,
     positions: &Tensor<2>,
-    lengths: &[usize],
-    delta: f64,
+    out_frames: usize,
+    spec: WarpSpec<'_>,
 ) -> Option<(Tensor<4>, Tensor<2>)> {
     let [batch, frames, mels] = x.dims();
     let dims = WarpDims {
         batch,
         frames,
-        out_frames: plan.out_frames(),
+        out_frames,
         mels,
     };
-    let args = Args {
-        plan,
-        lengths,
-        delta,
-    };
     match flex_kind(x)? {
-        FlexKind::Plain => warp_plain(x, score, positions, dims, args),
-        FlexKind::Autodiff => warp_tracked::<NoCheckpointing>(x, score, positions, dims, args),
+        FlexKind::Plain => warp_plain(x, score, positions, dims, spec),
+        FlexKind::Autodiff => warp_tracked::<NoCheckpointing>(x, score, positions, dims, spec),
         FlexKind::AutodiffBalanced => {
-            warp_tracked::<BalancedCheckpointing>(x, score, positions, dims, args)
+            warp_tracked::<BalancedCheckpointing>(x, score, positions, dims, spec)
         }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Args<'a> {
-    plan: &'a WarpPlan,
-    lengths: &'a [usize],
-    delta: f64,
-}
-
-fn routes(plan: &WarpPlan) -> Routes<'_> {
-    Routes {
-        first_row: &plan.first_row,
-        second_row: &plan.second_row,
-        overhang: &plan.overhang,
     }
 }
 
@@ -66,20 +46,17 @@ fn warp_plain(
     score: &Tensor<2>,
     positions: &Tensor<2>,
     dims: WarpDims,
-    args: Args<'_>,
+    spec: WarpSpec<'_>,
 ) -> Option<(Tensor<4>, Tensor<2>)> {
     let x = plain(x.clone())?;
     let score = plain(score.clone())?;
     let positions = plain(positions.clone())?;
-    let out = warp_kernel::forward(
-        &dims,
-        strided3(&x)?,
-        &host(&score),
-        &host(&positions),
-        &routes(args.plan),
-        args.lengths,
-        args.delta,
-    );
+    let inputs = WarpInputs {
+        x: strided3(&x)?,
+        score: &host(&score),
+        positions: &host(&positions),
+    };
+    let out = warp_kernel::forward(&dims, &inputs, &spec);
     Some((
         super::flex::plain_tensor(out.feature, [dims.batch, 3, dims.out_frames, dims.mels]),
         super::flex::plain_tensor(out.energy, [dims.batch, dims.frames]),
@@ -91,7 +68,7 @@ fn warp_tracked<C: Strategy>(
     score: &Tensor<2>,
     positions: &Tensor<2>,
     dims: WarpDims,
-    args: Args<'_>,
+    spec: WarpSpec<'_>,
 ) -> Option<(Tensor<4>, Tensor<2>)> {
     let device = x.device();
     let x_ad = C::tracked::<3>(x.clone())?;
@@ -100,15 +77,12 @@ fn warp_tracked<C: Strategy>(
     let x_flex = x_ad.primitive().clone();
     let score_host = host(score_ad.primitive()).into_owned();
     let positions_host = host(positions_ad.primitive()).into_owned();
-    let out = warp_kernel::forward(
-        &dims,
-        strided3(&x_flex)?,
-        &score_host,
-        &positions_host,
-        &routes(args.plan),
-        args.lengths,
-        args.delta,
-    );
+    let inputs = WarpInputs {
+        x: strided3(&x_flex)?,
+        score: &score_host,
+        positions: &positions_host,
+    };
+    let out = warp_kernel::forward(&dims, &inputs, &spec);
     let energy = Tensor::<2>::from_data(
         TensorData::new(out.energy, [dims.batch, dims.frames]),
         &device,
@@ -124,11 +98,11 @@ fn warp_tracked<C: Strategy>(
                 x: x_flex,
                 score: score_host,
                 positions: positions_host,
-                first_row: args.plan.first_row.clone(),
-                second_row: args.plan.second_row.clone(),
-                overhang: args.plan.overhang.clone(),
-                lengths: args.lengths.to_vec(),
-                delta: args.delta,
+                first_row: spec.routes.first_row.to_vec(),
+                second_row: spec.routes.second_row.to_vec(),
+                overhang: spec.routes.overhang.to_vec(),
+                lengths: spec.lengths.to_vec(),
+                delta: spec.delta,
                 saved: out.saved,
                 feature: feature_kept,
             }));
@@ -180,18 +154,24 @@ impl Backward<Flex, 3> for WarpBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let grad = host(&grad);
         let [x_parent, score_parent, positions_parent] = &ops.parents;
-        let g = warp_kernel::backward(
-            &s.dims,
-            strided3(&s.x).expect("checked in the forward pass"),
-            &s.score,
-            &s.positions,
-            &Routes {
+        let inputs = WarpInputs {
+            x: strided3(&s.x).expect("checked in the forward pass"),
+            score: &s.score,
+            positions: &s.positions,
+        };
+        let spec = WarpSpec {
+            routes: Routes {
                 first_row: &s.first_row,
                 second_row: &s.second_row,
                 overhang: &s.overhang,
             },
-            &s.lengths,
-            s.delta,
+            lengths: &s.lengths,
+            delta: s.delta,
+        };
+        let g = warp_kernel::backward(
+            &s.dims,
+            &inputs,
+            &spec,
             &s.saved,
             &host(&s.feature),
             &grad,
