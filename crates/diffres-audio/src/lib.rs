@@ -111,7 +111,7 @@ pub use decode::{
 };
 pub use error::{AudioError, FileKind, Result};
 pub use features::{
-    FeatureExtractor, Features, FeatureConfig, CACHE_HEADER_LEN, CACHE_MAGIC, CACHE_VERSION,
+    FeatureConfig, FeatureExtractor, Features, CACHE_HEADER_LEN, CACHE_MAGIC, CACHE_VERSION,
 };
 pub use mel::{
     hann_periodic, mel_band_edges, mel_filterbank, LogMel, LogMelConfig, LogMelSpec, MelNorm,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use diffres_audio::{
-    decode_file, load_audio, AudioError, FeatureExtractor, FeatureConfig, LogMel, LogMelConfig,
+    decode_file, load_audio, AudioError, FeatureConfig, FeatureExtractor, LogMel, LogMelConfig,
 };
 
 fn fixture(name: &str) -> PathBuf {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diffres_audio::{
     decode_file, decode_file_with, load_audio, load_audio_with, resample, resampled_len,
-    AudioError, AudioWarning, DecodeOptions, FeatureExtractor, FileKind, FeatureConfig,
+    AudioError, AudioWarning, DecodeOptions, FeatureConfig, FeatureExtractor, FileKind,
     CACHE_HEADER_LEN, CACHE_MAGIC, MAX_CHANNELS, MAX_DECODED_SAMPLES, MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
 };

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diffres_audio::{
-    FeatureExtractor, FeatureConfig, LogMel, LogMelConfig, PadMode, CACHE_HEADER_LEN, CACHE_MAGIC,
+    FeatureConfig, FeatureExtractor, LogMel, LogMelConfig, PadMode, CACHE_HEADER_LEN, CACHE_MAGIC,
     CACHE_VERSION,
 };
 use sha2::{Digest, Sha256};

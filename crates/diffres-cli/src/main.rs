@@ -11,11 +11,13 @@ use anyhow::{bail, Context, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use diffres::{FrontEndKind, ScoreNormalization};
+use diffres_data::Format;
 use diffres_models::ClassifierKind;
-use diffres_train::config::DEFAULT_SEED;
+use diffres_train::config::{Balance, DEFAULT_SEED};
 use diffres_train::demo::{run_demo, DemoOptions};
 use diffres_train::experiment::{run_experiment, ExperimentSpec};
 use diffres_train::inference::{evaluate_run, load_run, predict_paths, PredictOptions};
+use diffres_train::model::ComputeDevice;
 use diffres_train::predict::DEFAULT_TOP_K;
 use diffres_train::reporter::Console;
 use diffres_train::visualize::Span;
@@ -91,10 +93,10 @@ struct DemoArgs {
 #[derive(Args, Debug, Clone)]
 struct FrontEndOpts {
     /// Front end: diffres, avgpool, avgmaxpool, convavgpool, changehopsize, identity.
-    #[arg(long, default_value = "diffres")]
+    #[arg(long, default_value_t = defaults().frontend)]
     frontend: FrontEndKind,
     /// Fraction of frames removed (delta), in (0, 1): 0.75 keeps 25%.
-    #[arg(long, default_value_t = 0.75)]
+    #[arg(long, default_value_t = defaults().reduction)]
     reduction: f64,
 }
 
@@ -106,34 +108,34 @@ struct TrainOpts {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Dataset layout: auto, folders, csv, esc50, speech-commands, fsdd.
-    #[arg(long, default_value = "auto")]
-    format: String,
+    #[arg(long, default_value_t = defaults().format)]
+    format: Format,
     /// Validation fraction (for layouts without an official validation split).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = defaults().val_fraction)]
     val_fraction: f64,
     /// Test fraction (for layouts without an official test split).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = defaults().test_fraction)]
     test_fraction: f64,
     /// ESC-50 test fold (1-5).
     #[arg(long)]
     fold: Option<u32>,
     /// Spectrogram hop in milliseconds (1-40).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = defaults().hop_ms)]
     hop_ms: f32,
     /// Mel bins.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = defaults().mels)]
     mels: usize,
     /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
     /// or reference (the authors' rule, for comparison).
-    #[arg(long, default_value = "exact")]
+    #[arg(long, default_value_t = defaults().score_norm)]
     score_norm: ScoreNormalization,
     /// DiffRes importance-network dilation growth: 1 = the paper's 41-frame receptive field,
     /// 2 widens it to 125 frames (useful at 1 ms hops).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults().dilation)]
     dilation: usize,
     /// DiffRes guide loss: frames below this fraction of the clip's loudest frame's energy
     /// count as empty (the paper's epsilon).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = defaults().empty_eps)]
     empty_eps: f64,
     /// Frames per clip (pad or crop); default: the longest training clip (at most 3000).
     #[arg(long)]
@@ -142,28 +144,28 @@ struct TrainOpts {
     #[arg(long)]
     variable_length: bool,
     /// Classifier: cnn, efficientnet-b0, efficientnet-b2.
-    #[arg(long, default_value = "cnn")]
+    #[arg(long, default_value_t = defaults().model)]
     model: ClassifierKind,
     /// Width of the compact CNN's first block.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = defaults().cnn_width)]
     cnn_width: usize,
     /// Initial classifier weights (safetensors).
     #[arg(long)]
     init: Option<PathBuf>,
     /// Epochs.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults().epochs)]
     epochs: usize,
     /// Batch size.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = defaults().lr)]
     lr: f64,
     /// Step schedule START,GAMMA,EVERY (e.g. 25,0.9,1: from epoch 25, x0.9 every epoch).
     #[arg(long)]
-    lr_schedule: Option<String>,
+    lr_schedule: Option<LrSchedule>,
     /// Seed of everything random.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
+    #[arg(long, default_value_t = defaults().seed)]
     seed: u64,
     /// SpecAugment (frequency masks up to 37.5%, time masks up to 50%).
     #[arg(long)]
@@ -172,17 +174,17 @@ struct TrainOpts {
     #[arg(long)]
     mixup: bool,
     /// Weight of DiffRes's guide loss.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = defaults().guide_weight)]
     guide_weight: f64,
     /// Class re-balancing sampler: on, off, or auto (on for multi-label data).
-    #[arg(long, default_value = "auto")]
-    balance: String,
+    #[arg(long, default_value_t = Balance::from(defaults().balance))]
+    balance: Balance,
     /// Fail on the first unreadable audio file instead of skipping it.
     #[arg(long)]
     strict: bool,
     /// Device: cpu, or wgpu / vulkan in a build with that cargo feature.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value_t = defaults().device)]
+    device: ComputeDevice,
     /// Feature cache folder (default ~/.cache/diffres); "none" disables it.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -312,18 +314,12 @@ impl TrainOpts {
         let Some(data) = &self.data else {
             bail!("--data is required (it may be left out only with --resume)");
         };
-        let balance = match self.balance.as_str() {
-            "auto" => None,
-            "on" | "true" | "yes" => Some(true),
-            "off" | "false" | "no" => Some(false),
-            other => bail!("--balance {other}: expected auto, on or off"),
-        };
         let config = TrainConfig {
             data: data.clone(),
             score_norm: self.score_norm,
             dilation: self.dilation,
             empty_eps: self.empty_eps,
-            format: self.format.clone(),
+            format: self.format,
             val_fraction: self.val_fraction,
             test_fraction: self.test_fraction,
             fold: self.fold,
@@ -343,18 +339,14 @@ impl TrainOpts {
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
-            lr_schedule: self
-                .lr_schedule
-                .as_deref()
-                .map(LrSchedule::parse)
-                .transpose()?,
+            lr_schedule: self.lr_schedule,
             seed: self.seed,
             specaugment: self.specaugment,
             mixup: self.mixup,
             guide_weight: self.guide_weight,
-            balance,
+            balance: self.balance.into(),
             strict: self.strict,
-            device: self.device.clone(),
+            device: self.device,
             ..TrainConfig::default()
         };
         config.validate()?;
@@ -374,6 +366,11 @@ impl TrainOpts {
             None => Some(diffres_train::data::default_cache_dir()),
         }
     }
+}
+
+/// The single source of every training option's default.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
 }
 
 /// Options of `train` that `--resume` without `--data` may still set: where and how to run,
@@ -430,8 +427,8 @@ fn print_results(results: &diffres_train::RunResults) {
     println!(
         "{} ({} -> {} frames, {} FPS): {test} (best validation {:.2}% at epoch {}), {:.0} s",
         results.frontend,
-        results.frames_in,
-        results.frames_out,
+        results.frames_in.unwrap_or_default(),
+        results.frames_out.unwrap_or_default(),
         fps_text(results.nominal_fps.unwrap_or(results.fps)),
         100.0 * results.best_val_metric,
         results.best_epoch,

@@ -134,20 +134,27 @@ impl Clip {
     }
 }
 
-/// A dataset layout.
+/// A dataset layout. Serialised with its canonical name ([`Format::as_str`]); the Rust variant
+/// names written by older versions are still read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Format {
     /// Detect from the layout (see [`detect_format`]).
+    #[serde(rename = "auto", alias = "Auto")]
     Auto,
     /// One subfolder per class.
+    #[serde(rename = "folders", alias = "Folders")]
     Folders,
     /// A CSV manifest (`path,label[s][,split]`).
+    #[serde(rename = "csv", alias = "Csv")]
     Csv,
     /// ESC-50 (`meta/esc50.csv`, `audio/`).
+    #[serde(rename = "esc50", alias = "Esc50")]
     Esc50,
     /// Google Speech Commands (folder per word, `validation_list.txt`, `testing_list.txt`).
+    #[serde(rename = "speech-commands", alias = "SpeechCommands")]
     SpeechCommands,
     /// Free Spoken Digit Dataset (`{digit}_{speaker}_{index}.wav|flac`).
+    #[serde(rename = "fsdd", alias = "Fsdd")]
     Fsdd,
 }
 

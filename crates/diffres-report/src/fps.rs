@@ -6,7 +6,7 @@
 //! rate, frames kept per second at the hop, `(1 - reduction) * 1000 / hop_ms`. Tables and plots
 //! show the nominal rate; the CSV keeps the measured one next to it.
 
-use crate::table::RunResult;
+use crate::results::RunResults;
 
 /// Nominal output frame rate: frames kept per second at the hop,
 /// `(1 - reduction) * 1000 / hop_ms` (25 for reduction 0.75 at 10 ms).
@@ -34,7 +34,7 @@ fn positive(x: Option<f64>) -> Option<f64> {
     x.filter(|v| v.is_finite() && *v > 0.0)
 }
 
-impl RunResult {
+impl RunResults {
     /// The nominal output rate of the run (see the [module docs](crate::fps)), from the best
     /// information its `results.json` has:
     ///
@@ -75,18 +75,19 @@ mod tests {
     use super::*;
 
     /// A 1-s clip at a 10 ms hop: 101 input frames.
-    fn run(reduction: f64, frames_out: usize) -> RunResult {
-        RunResult {
+    fn run(reduction: f64, frames_out: usize) -> RunResults {
+        RunResults {
             frontend: "avgpool".into(),
             reduction,
             seed: 0,
             fps: frames_out as f64 / 101.0 * 100.0,
             metric: "accuracy".into(),
-            test_metric: 0.5,
+            test_metric: Some(0.5),
             frames_in: Some(101),
             frames_out: Some(frames_out),
             hop_ms: None,
             nominal_fps: None,
+            ..Default::default()
         }
     }
 

@@ -8,6 +8,7 @@
 //! * [`metrics`]: accuracy, top-k accuracy, confusion matrix, average precision and mAP
 //!   (scikit-learn / AudioSet definitions), ROC AUC, d-prime, and an [`Evaluation`]
 //!   summary for single- and multi-label tasks.
+//! * [`results`]: the `results.json` schema of a run (written by the trainer, read here).
 //! * [`table`]: load per-run `results.json` files and lay them out like Table 1 of the
 //!   paper (baseline on top, one row per frame reduction, one column per front end,
 //!   mean ± std over seeds, best per row in bold, `†` where the baseline is matched).
@@ -18,7 +19,8 @@
 //!
 //! ```
 //! use diffres_report::metrics::{average_precision, d_prime, evaluate_single_label};
-//! use diffres_report::table::{ExperimentTable, RunResult};
+//! use diffres_report::table::ExperimentTable;
+//! use diffres_report::RunResults;
 //!
 //! // Average precision, scikit-learn's definition.
 //! let ap = average_precision(&[0.9, 0.8, 0.7, 0.6], &[true, false, true, false]).unwrap();
@@ -32,17 +34,18 @@
 //! assert!((eval.primary().1 - 2.0 / 3.0).abs() < 1e-12);
 //!
 //! // Table 1 layout from per-run results.
-//! let run = |frontend: &str, reduction: f64, seed: u64, m: f64| RunResult {
+//! let run = |frontend: &str, reduction: f64, seed: u64, m: f64| RunResults {
 //!     frontend: frontend.into(),
 //!     reduction,
 //!     seed,
 //!     fps: 100.0 * (1.0 - reduction),
 //!     metric: "accuracy".into(),
-//!     test_metric: m,
+//!     test_metric: Some(m),
 //!     frames_in: None,
 //!     frames_out: None,
 //!     hop_ms: Some(10.0),
 //!     nominal_fps: None,
+//!     ..Default::default()
 //! };
 //! let runs = vec![
 //!     run("identity", 0.0, 1, 0.90),
@@ -71,12 +74,14 @@
 pub mod fps;
 pub mod metrics;
 pub mod plot;
+pub mod results;
 pub mod table;
 
 pub use fps::nominal_fps;
 pub use metrics::{evaluate_multi_label, evaluate_single_label, Evaluation, TaskKind};
 pub use plot::{curves_grid, diffres_figure, experiment_plot, line_chart, DiffResFigure, Panel};
-pub use table::{load_results, CellStats, ExperimentTable, RunResult, TableRow};
+pub use results::{load_results, RunResults};
+pub use table::{CellStats, ExperimentTable, TableRow};
 
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! Experiment tables in the layout of Table 1 of the paper.
 //!
-//! Every training run writes a `results.json`; [`load_results`] collects them from a
+//! Every training run writes a `results.json`; [`crate::load_results`] collects them from a
 //! folder tree and [`ExperimentTable::from_results`] aggregates them over seeds:
 //!
 //! * the baseline (front end `identity`, no reduction) on top, as mean ± std;
@@ -16,88 +16,10 @@
 //!
 //! Metrics are assumed to be fractions (0.913 is shown as 91.3).
 
-use crate::{ReportError, Result};
+use crate::results::RunResults;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-/// The fields of a run's `results.json` used here; other fields are ignored.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
-pub struct RunResult {
-    /// Front end: identity, diffres, avgpool, avgmaxpool, convavgpool or changehopsize.
-    pub frontend: String,
-    /// Fraction of frames removed (delta); 0.0 for identity.
-    pub reduction: f64,
-    /// Random seed of the run.
-    pub seed: u64,
-    /// Measured output frames per second (output frames per second of audio).
-    pub fps: f64,
-    /// Name of the metric in `test_metric` ("accuracy" or "mAP").
-    pub metric: String,
-    /// Test-set value of the metric, as a fraction; NaN for a run without a test split (its
-    /// `results.json` holds `null`), which tables leave out.
-    #[serde(deserialize_with = "null_as_nan")]
-    pub test_metric: f64,
-    /// Number of input frames, when recorded.
-    #[serde(default)]
-    pub frames_in: Option<usize>,
-    /// Number of output frames, when recorded.
-    #[serde(default)]
-    pub frames_out: Option<usize>,
-    /// Hop between input frames in milliseconds, when recorded.
-    #[serde(default)]
-    pub hop_ms: Option<f64>,
-    /// Nominal output rate, `(1 - reduction) * 1000 / hop_ms`, when recorded. Tables use
-    /// [`RunResult::resolved_nominal_fps`], which falls back on the other fields.
-    #[serde(default)]
-    pub nominal_fps: Option<f64>,
-}
-
-/// A number, or NaN for `null`.
-fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
-/// Loads every `results.json` found in `dir` or any folder below it (symbolic links to
-/// folders are not followed), sorted by path.
-///
-/// # Errors
-/// [`ReportError::Io`] when a folder or file cannot be read, [`ReportError::Json`]
-/// naming the file when one is malformed.
-pub fn load_results(dir: &Path) -> Result<Vec<RunResult>> {
-    let mut files = Vec::new();
-    collect_results(dir, &mut files)?;
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            serde_json::from_str(&text).map_err(|source| ReportError::Json { path, source })
-        })
-        .collect()
-}
-
-fn collect_results(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let io = |source| ReportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let ty = entry.file_type().map_err(io)?;
-        let path = entry.path();
-        if ty.is_dir() {
-            collect_results(&path, out)?;
-        } else if entry.file_name() == "results.json" {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
 
 /// Canonical column order of the known front ends (normalised keys).
 const FRONTEND_ORDER: &[(&str, &str)] = &[
@@ -186,7 +108,7 @@ impl CellStats {
 pub struct TableRow {
     /// Fraction of frames removed (delta).
     pub reduction: f64,
-    /// Nominal output frames per second (mean of [`RunResult::resolved_nominal_fps`] over the
+    /// Nominal output frames per second (mean of [`RunResults::resolved_nominal_fps`] over the
     /// runs of the row): what the Markdown and the plot show.
     pub nominal_fps: f64,
     /// Measured output frames per second (mean over the runs of the row).
@@ -240,7 +162,7 @@ fn fmt_number(x: f64) -> String {
 impl ExperimentTable {
     /// Aggregates runs over seeds. Runs with a non-finite metric are ignored; runs of
     /// the same front end, reduction and seed all count (no de-duplication).
-    pub fn from_results(results: &[RunResult]) -> Self {
+    pub fn from_results(results: &[RunResults]) -> Self {
         let mut metrics: Vec<String> = Vec::new();
         let mut baseline_vals = Vec::new();
         let mut baseline_fps = Vec::new();
@@ -256,7 +178,7 @@ impl ExperimentTable {
             let key = frontend_key(&r.frontend);
             let nominal = r.resolved_nominal_fps();
             if is_baseline(&key) {
-                baseline_vals.push(r.test_metric);
+                baseline_vals.push(r.test_metric.unwrap_or(f64::NAN));
                 if r.fps.is_finite() {
                     baseline_fps.push(r.fps);
                 }
@@ -265,7 +187,7 @@ impl ExperimentTable {
                 }
                 continue;
             }
-            if !r.test_metric.is_finite() || !r.reduction.is_finite() {
+            if !r.test_metric.is_some_and(f64::is_finite) || !r.reduction.is_finite() {
                 continue;
             }
             if !columns.contains(&key) {
@@ -279,7 +201,10 @@ impl ExperimentTable {
             if r.fps.is_finite() {
                 acc.2.push(r.fps);
             }
-            acc.3.entry(key).or_default().push(r.test_metric);
+            acc.3
+                .entry(key)
+                .or_default()
+                .push(r.test_metric.unwrap_or(f64::NAN));
         }
         columns.sort_by_key(|c| column_rank(c));
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);

@@ -1,6 +1,9 @@
 //! Unit tests of [`super`] (kept apart to keep `table.rs` short).
 
 use super::*;
+use crate::results::{load_results, RunResults};
+use crate::ReportError;
+use std::path::Path;
 
 fn write_run(root: &Path, name: &str, frontend: &str, reduction: f64, seed: u64, m: f64) {
     let dir = root.join(name);
@@ -151,17 +154,18 @@ fn malformed_file_is_an_error_naming_it() {
 
 #[test]
 fn single_seed_has_zero_std_and_no_n_marks() {
-    let run = |f: &str, r: f64, m: f64| RunResult {
+    let run = |f: &str, r: f64, m: f64| RunResults {
         frontend: f.into(),
         reduction: r,
         seed: 0,
         fps: 100.0 * (1.0 - r),
         metric: "mAP".into(),
-        test_metric: m,
+        test_metric: Some(m),
         frames_in: None,
         frames_out: None,
         hop_ms: None,
         nominal_fps: None,
+        ..Default::default()
     };
     let runs = vec![
         run("diffres", 0.25, 0.44),
@@ -261,7 +265,7 @@ fn rows_show_nominal_fps_and_the_csv_keeps_the_measured_rate() {
 fn old_results_without_hop_or_frames_fall_back_to_the_rounded_measured_rate() {
     let json = r#"{"frontend": "avgpool", "reduction": 0.75, "seed": 0,
                    "fps": 24.752475247524753, "metric": "accuracy", "test_metric": 0.5}"#;
-    let run: RunResult = serde_json::from_str(json).unwrap();
+    let run: RunResults = serde_json::from_str(json).unwrap();
     assert_eq!(
         (run.hop_ms, run.nominal_fps, run.frames_in),
         (None, None, None)

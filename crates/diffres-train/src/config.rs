@@ -70,6 +70,74 @@ impl LrSchedule {
     }
 }
 
+impl std::str::FromStr for LrSchedule {
+    type Err = TrainError;
+
+    /// See [`LrSchedule::parse`].
+    fn from_str(s: &str) -> Result<Self> {
+        LrSchedule::parse(s)
+    }
+}
+
+/// The class re-balancing sampler as a user chooses it: on, off, or automatic (on for
+/// multi-label data). [`TrainConfig::balance`] stores it as `Option<bool>` (`None` = auto).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Balance {
+    /// On for multi-label data only.
+    #[default]
+    Auto,
+    /// Always on.
+    On,
+    /// Always off.
+    Off,
+}
+
+impl From<Balance> for Option<bool> {
+    fn from(b: Balance) -> Self {
+        match b {
+            Balance::Auto => None,
+            Balance::On => Some(true),
+            Balance::Off => Some(false),
+        }
+    }
+}
+
+impl From<Option<bool>> for Balance {
+    fn from(b: Option<bool>) -> Self {
+        match b {
+            None => Balance::Auto,
+            Some(true) => Balance::On,
+            Some(false) => Balance::Off,
+        }
+    }
+}
+
+impl std::fmt::Display for Balance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Balance::Auto => "auto",
+            Balance::On => "on",
+            Balance::Off => "off",
+        })
+    }
+}
+
+impl std::str::FromStr for Balance {
+    type Err = TrainError;
+
+    /// `auto`, `on` (`true`, `yes`) or `off` (`false`, `no`).
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Balance::Auto),
+            "on" | "true" | "yes" => Ok(Balance::On),
+            "off" | "false" | "no" => Ok(Balance::Off),
+            other => Err(TrainError::Config(format!(
+                "balance '{other}': expected auto, on or off"
+            ))),
+        }
+    }
+}
+
 /// Default seed of every command (training, the demo, the synthetic data, experiments).
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -78,7 +146,7 @@ fn one() -> usize {
 }
 
 fn default_empty_eps() -> f64 {
-    1e-4
+    diffres::DEFAULT_EMPTY_EPS
 }
 
 /// Every option of a training run.
@@ -88,8 +156,8 @@ pub struct TrainConfig {
     pub format_version: u32,
     /// Dataset path.
     pub data: PathBuf,
-    /// Dataset format (`auto`, `folders`, `csv`, `esc50`, `speech-commands`, `fsdd`).
-    pub format: String,
+    /// Dataset layout (`auto`, `folders`, `csv`, `esc50`, `speech-commands`, `fsdd`).
+    pub format: diffres_data::Format,
     /// Validation fraction where the dataset has no split of its own.
     pub val_fraction: f64,
     /// Test fraction where the dataset has no split of its own.
@@ -146,7 +214,7 @@ pub struct TrainConfig {
     /// Fail on the first unreadable audio file instead of skipping it.
     pub strict: bool,
     /// `cpu`, or `wgpu`/`vulkan` in builds with that feature.
-    pub device: String,
+    pub device: crate::model::ComputeDevice,
 }
 
 impl Default for TrainConfig {
@@ -154,7 +222,7 @@ impl Default for TrainConfig {
         Self {
             format_version: RUN_FORMAT_VERSION,
             data: PathBuf::new(),
-            format: "auto".into(),
+            format: diffres_data::Format::Auto,
             val_fraction: 0.1,
             test_fraction: 0.1,
             fold: None,
@@ -164,7 +232,7 @@ impl Default for TrainConfig {
             mels: 128,
             score_norm: diffres::ScoreNormalization::ExactSum,
             dilation: 1,
-            empty_eps: 1e-4,
+            empty_eps: diffres::DEFAULT_EMPTY_EPS,
             frames: None,
             variable_length: false,
             sample_rate: 16_000,
@@ -181,7 +249,7 @@ impl Default for TrainConfig {
             guide_weight: 1.0,
             balance: None,
             strict: false,
-            device: "cpu".into(),
+            device: crate::model::ComputeDevice::Cpu,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use diffres_audio::{FeatureExtractor, FeatureConfig};
+use diffres_audio::{FeatureConfig, FeatureExtractor};
 use diffres_data::{load_dataset, Dataset, LoadOptions, Split};
 
 use crate::config::TrainConfig;
@@ -64,7 +64,7 @@ pub fn default_cache_dir() -> PathBuf {
 /// Loading options of a run's dataset.
 pub fn load_options(cfg: &TrainConfig) -> Result<LoadOptions> {
     Ok(LoadOptions {
-        format: cfg.format.parse()?,
+        format: cfg.format,
         val_fraction: cfg.val_fraction,
         test_fraction: cfg.test_fraction,
         seed: cfg.seed,

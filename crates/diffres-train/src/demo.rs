@@ -76,7 +76,7 @@ pub const DEMO_EMPTY_EPS: f64 = 0.03;
 pub fn base_config(manifest: &Path, opts: &DemoOptions) -> TrainConfig {
     TrainConfig {
         data: manifest.to_path_buf(),
-        format: "csv".into(),
+        format: diffres_data::Format::Csv,
         mels: 64,
         frames: Some(100),
         epochs: opts.epochs.unwrap_or(if opts.quick { 1 } else { 20 }),

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use diffres_audio::{FeatureExtractor, FeatureConfig};
+use diffres_audio::{FeatureConfig, FeatureExtractor};
 use diffres_data::{load_eval_dataset, Split};
 use diffres_report::Evaluation;
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,8 @@ pub struct LoadedRun {
 pub fn load_run(dir: &Path) -> Result<LoadedRun> {
     let run = RunDir::new(dir);
     let info = run.read_info()?;
-    let device =
-        crate::model::device(&info.config.device).or_else(|_| crate::model::device("cpu"))?;
+    let device = crate::model::device(info.config.device)
+        .or_else(|_| crate::model::device(crate::model::ComputeDevice::Cpu))?;
     let model = AudioModel::new(&info.config, info.classes.len(), &device)?;
     // Runs of format 1 have no checksums; newer ones must.
     let model = load_checkpoint(model, &run.best(), info.format_version < 2)?;
@@ -82,7 +82,7 @@ pub fn evaluate_run(
     let mut cfg = run.info.config.clone();
     if let Some(path) = data {
         cfg.data = path.to_path_buf();
-        cfg.format = "auto".into();
+        cfg.format = diffres_data::Format::Auto;
     }
     // Evaluation rules: one class is fine and no validation split is carved.
     let mut dataset = load_eval_dataset(&cfg.data, &load_options(&cfg)?)?;

@@ -59,18 +59,66 @@ pub fn frontend_config(cfg: &TrainConfig) -> FrontEndConfig {
         .with_empty_eps(cfg.empty_eps)
 }
 
-/// The device a run asks for.
+/// Where a run computes: Burn's flex CPU backend, or a GPU through wgpu or Vulkan (in builds
+/// with that cargo feature). Serialised and parsed as `cpu`, `wgpu`, `vulkan`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeDevice {
+    /// Burn's flex backend on the CPU.
+    #[default]
+    #[serde(alias = "flex")]
+    Cpu,
+    /// Burn's wgpu backend (Vulkan, Metal or DX12, whichever the system has).
+    #[serde(alias = "gpu")]
+    Wgpu,
+    /// Burn's wgpu backend on Vulkan.
+    Vulkan,
+}
+
+impl ComputeDevice {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ComputeDevice::Cpu => "cpu",
+            ComputeDevice::Wgpu => "wgpu",
+            ComputeDevice::Vulkan => "vulkan",
+        }
+    }
+}
+
+impl std::fmt::Display for ComputeDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ComputeDevice {
+    type Err = crate::TrainError;
+
+    /// `cpu` (or `flex`), `wgpu` (or `gpu`), `vulkan`; case-insensitive.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" | "flex" => Ok(ComputeDevice::Cpu),
+            "wgpu" | "gpu" => Ok(ComputeDevice::Wgpu),
+            "vulkan" => Ok(ComputeDevice::Vulkan),
+            other => Err(crate::TrainError::Config(format!(
+                "device '{other}': expected cpu, wgpu or vulkan"
+            ))),
+        }
+    }
+}
+
+/// The Burn device of a [`ComputeDevice`].
 ///
 /// # Errors
-/// A GPU device in a build without the `wgpu`/`vulkan` feature, or an unknown name.
-pub fn device(name: &str) -> Result<Device> {
-    match name.to_ascii_lowercase().as_str() {
-        "cpu" | "flex" => Ok(Device::flex()),
-        "vulkan" => vulkan(),
-        "wgpu" | "gpu" => wgpu(),
-        other => Err(crate::TrainError::Config(format!(
-            "--device {other}: expected cpu, wgpu or vulkan"
-        ))),
+/// A GPU device in a build without the `wgpu`/`vulkan` feature.
+pub fn device(kind: ComputeDevice) -> Result<Device> {
+    match kind {
+        ComputeDevice::Cpu => Ok(Device::flex()),
+        ComputeDevice::Vulkan => vulkan(),
+        ComputeDevice::Wgpu => wgpu(),
     }
 }
 

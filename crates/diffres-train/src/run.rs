@@ -114,55 +114,9 @@ impl Default for TrainState {
     }
 }
 
-/// `results.json`: the final test metrics of a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunResults {
-    /// Run-folder layout version.
-    pub format_version: u32,
-    /// Front-end name.
-    pub frontend: String,
-    /// Fraction of frames removed.
-    pub reduction: f64,
-    /// Seed.
-    pub seed: u64,
-    /// Output frames per second of audio.
-    pub fps: f64,
-    /// Nominal output frames per second: frames kept per second of audio at the hop,
-    /// `(1 - reduction) * 1000 / hop_ms` (25 for a 10 ms hop at reduction 0.75; `fps` is the
-    /// measured rate, 24.75 for a 101-frame clip).
-    #[serde(default)]
-    pub nominal_fps: Option<f64>,
-    /// Spectrogram hop in milliseconds.
-    #[serde(default)]
-    pub hop_ms: Option<f64>,
-    /// Primary metric name (`accuracy` or `mAP`).
-    pub metric: String,
-    /// Primary metric on the test split (a fraction); `None` when the dataset has no test split.
-    pub test_metric: Option<f64>,
-    /// All test metrics; `None` when the dataset has no test split.
-    pub test: Option<Evaluation>,
-    /// Split the test metrics come from: `test`, or `none` when the dataset has no test split
-    /// (the metrics are never taken from the training or validation clips).
-    pub evaluated_on: String,
-    /// Best validation metric and its epoch.
-    pub best_val_metric: f64,
-    /// Epoch of the best validation metric.
-    pub best_epoch: usize,
-    /// Trainable parameters of the front end.
-    pub frontend_params: usize,
-    /// Trainable parameters of the classifier.
-    pub classifier_params: usize,
-    /// Input frames per clip.
-    pub frames_in: usize,
-    /// Frames the classifier sees.
-    pub frames_out: usize,
-    /// Training wall time in seconds.
-    pub wall_time_s: f64,
-    /// Clips in the train / val / test splits (readable ones).
-    pub clips: [usize; 3],
-    /// Unreadable files skipped.
-    pub skipped_files: usize,
-}
+/// `results.json`: the final test metrics of a run. The schema lives in `diffres-report`,
+/// which reads it back for experiment tables: one definition for writer and reader.
+pub use diffres_report::RunResults;
 
 /// Paths inside a run folder.
 #[derive(Clone, Debug)]
@@ -322,20 +276,20 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    /// `results.json` is read back by `diffres_report::load_results` for experiment tables:
-    /// the fields it needs must keep their names and meaning.
+    /// `results.json` round-trips exactly, and files written by run format 1 (no nominal
+    /// rate, no hop, a plain number for the test metric) are still read.
     #[test]
-    fn results_json_is_what_the_table_builder_reads() {
+    fn results_json_round_trips_and_old_files_read() {
         let results = RunResults {
             format_version: RUN_FORMAT_VERSION,
             frontend: "diffres".into(),
             reduction: 0.75,
             seed: 3,
-            fps: 25.0,
+            fps: 24.752475247524753,
             nominal_fps: Some(25.0),
             hop_ms: Some(10.0),
             metric: "accuracy".into(),
-            test_metric: Some(0.875),
+            test_metric: Some(26.0 / 27.0),
             test: Some(diffres_report::evaluate_single_label(
                 &[vec![0.9, 0.1]],
                 &[0],
@@ -345,20 +299,23 @@ mod tests {
             best_epoch: 2,
             frontend_params: 1,
             classifier_params: 2,
-            frames_in: 100,
-            frames_out: 25,
+            frames_in: Some(101),
+            frames_out: Some(25),
             wall_time_s: 1.0,
             clips: [8, 1, 1],
             skipped_files: 0,
         };
         let json = serde_json::to_string(&results).unwrap();
-        let read: diffres_report::RunResult = serde_json::from_str(&json).unwrap();
-        assert_eq!(read.frontend, "diffres");
-        assert_eq!((read.reduction, read.seed, read.fps), (0.75, 3, 25.0));
-        assert_eq!(
-            (read.metric.as_str(), read.test_metric),
-            ("accuracy", 0.875)
-        );
-        assert_eq!((read.frames_in, read.frames_out), (Some(100), Some(25)));
+        let read: RunResults = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, results);
+        let old = r#"{"format_version": 1, "frontend": "avgpool", "reduction": 0.5, "seed": 1,
+            "fps": 49.504950495049506, "metric": "accuracy", "test_metric": 0.875,
+            "test": null, "evaluated_on": "test", "best_val_metric": 0.9, "best_epoch": 3,
+            "frontend_params": 0, "classifier_params": 10, "frames_in": 101, "frames_out": 50,
+            "wall_time_s": 2.5, "clips": [8, 1, 1], "skipped_files": 0}"#;
+        let read: RunResults = serde_json::from_str(old).unwrap();
+        assert_eq!(read.test_metric, Some(0.875));
+        assert_eq!((read.nominal_fps, read.hop_ms), (None, None));
+        assert_eq!(read.resolved_nominal_fps(), 50.0);
     }
 }

@@ -20,14 +20,14 @@ fn every_front_end_trains_evaluates_and_predicts() {
             train(&tiny_config(kind), &options(&out)).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(results.frontend, kind.name());
         assert!((0.0..=1.0).contains(&results.test_metric.unwrap()));
-        assert_eq!(results.frames_in, 40);
+        assert_eq!(results.frames_in, Some(40));
         assert_eq!(
             results.frames_out,
-            if kind == FrontEndKind::Identity {
+            Some(if kind == FrontEndKind::Identity {
                 40
             } else {
                 20
-            }
+            })
         );
         let run = RunDir::new(&out);
         for file in [
@@ -204,7 +204,7 @@ fn corrupt_audio_is_skipped_and_counted_or_fails_with_strict() {
     std::fs::write(data.join("a").join("broken.wav"), "this is not audio").unwrap();
     let mut cfg = tiny_config(FrontEndKind::AvgPool);
     cfg.data = data.clone();
-    cfg.format = "auto".into();
+    cfg.format = diffres_data::Format::Auto;
     cfg.epochs = 1;
     cfg.val_fraction = 0.25;
     cfg.test_fraction = 0.0;
@@ -309,7 +309,7 @@ fn real_data_pipelines_when_present() {
     // Speech Commands sample: its own split lists, 30 words, 1 s at 16 kHz.
     let cfg = TrainConfig {
         data: commands,
-        format: "speech-commands".into(),
+        format: diffres_data::Format::SpeechCommands,
         frontend: FrontEndKind::DiffRes,
         reduction: 0.5,
         mels: 32,
@@ -319,12 +319,16 @@ fn real_data_pipelines_when_present() {
         ..TrainConfig::default()
     };
     let results = train(&cfg, &options(&root.path().join("sc"))).unwrap();
-    assert_eq!(results.frames_in, 101, "1 s at a 10 ms hop, centred frames");
+    assert_eq!(
+        results.frames_in,
+        Some(101),
+        "1 s at a 10 ms hop, centred frames"
+    );
     assert_eq!(results.clips, [205, 44, 51]);
     // FSDD (8 kHz FLAC, resampled): features for the official split.
     let fsdd = TrainConfig {
         data: shared.join("fsdd"),
-        format: "fsdd".into(),
+        format: diffres_data::Format::Fsdd,
         mels: 32,
         ..cfg
     };

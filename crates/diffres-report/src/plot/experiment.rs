@@ -148,20 +148,21 @@ pub fn experiment_plot(path: &Path, table: &ExperimentTable) -> Result<()> {
 pub(super) mod tests {
     use super::*;
     use crate::plot::tests::inspect;
-    use crate::table::RunResult;
+    use crate::results::RunResults;
 
-    fn run(frontend: &str, reduction: f64, seed: u64, m: f64) -> RunResult {
-        RunResult {
+    fn run(frontend: &str, reduction: f64, seed: u64, m: f64) -> RunResults {
+        RunResults {
             frontend: frontend.into(),
             reduction,
             seed,
             fps: 100.0 * (1.0 - reduction),
             metric: "accuracy".into(),
-            test_metric: m,
+            test_metric: Some(m),
             frames_in: None,
             frames_out: None,
             hop_ms: Some(10.0),
             nominal_fps: None,
+            ..Default::default()
         }
     }
 

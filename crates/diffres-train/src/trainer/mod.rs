@@ -154,7 +154,7 @@ fn resume_from(
 /// divergence.
 pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     cfg.validate()?;
-    let base = device(&cfg.device)?;
+    let base = device(cfg.device)?;
     let opened = open_run(cfg, opts)?;
     let run = &opened.run;
     let reporter = opts.reporter.as_ref();
@@ -334,8 +334,8 @@ fn test_results(
         best_epoch: state.best_epoch,
         frontend_params: diffres::trainable_params(&best.frontend),
         classifier_params: diffres::trainable_params(&best.classifier),
-        frames_in: data.frames,
-        frames_out,
+        frames_in: Some(data.frames),
+        frames_out: Some(frames_out),
         wall_time_s: state.elapsed_s,
         clips: [
             data.indices(Split::Train).len(),

@@ -37,7 +37,7 @@ pub fn tiny_data() -> PathBuf {
 pub fn tiny_config(frontend: FrontEndKind) -> TrainConfig {
     TrainConfig {
         data: tiny_data(),
-        format: "csv".into(),
+        format: diffres_data::Format::Csv,
         frontend,
         reduction: if frontend == FrontEndKind::Identity {
             0.0
