@@ -43,15 +43,45 @@ impl HostBatch {
     }
 }
 
-/// A seeded RNG for one purpose at one step: runs are reproducible and resumable because
-/// every random draw depends only on `(seed, epoch, step, purpose)`.
-pub fn rng_for(seed: u64, epoch: usize, step: usize, purpose: u64) -> StdRng {
-    let mix = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add((epoch as u64) << 32)
-        .wrapping_add(step as u64)
-        .wrapping_add(purpose.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    StdRng::seed_from_u64(mix)
+/// The random streams of a training run. Each has its own seed, derived from the run's seed,
+/// the stream, the epoch and the step by [`diffres_data::derive_seed`] (the project's one
+/// seed-derivation function), so runs are reproducible and resumable, and turning one
+/// augmentation on does not change another's draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RngStream {
+    /// The device's initial weights.
+    Init,
+    /// The device's randomness during an epoch (dropout, drop-connect).
+    Device,
+    /// The order of training clips in an epoch.
+    EpochOrder,
+    /// SpecAugment's masks of a step.
+    SpecAugment,
+    /// Mixup's partners and weights of a step.
+    Mixup,
+}
+
+impl RngStream {
+    /// The stream's identifier in the seed derivation (never reorder: it fixes the numbers).
+    fn id(self) -> u64 {
+        match self {
+            RngStream::Init => 1,
+            RngStream::Device => 2,
+            RngStream::EpochOrder => 3,
+            RngStream::SpecAugment => 4,
+            RngStream::Mixup => 5,
+        }
+    }
+
+    /// The seed of this stream at `(epoch, step)` of a run seeded with `seed`.
+    pub fn seed(self, seed: u64, epoch: usize, step: usize) -> u64 {
+        diffres_data::derive_seed(seed, &[self.id(), epoch as u64, step as u64])
+    }
+
+    /// A host RNG of this stream at `(epoch, step)`.
+    pub fn rng(self, seed: u64, epoch: usize, step: usize) -> StdRng {
+        StdRng::seed_from_u64(self.seed(seed, epoch, step))
+    }
 }
 
 /// The order of training clips for an epoch: a seeded shuffle, or with `balance` a seeded
@@ -63,7 +93,7 @@ pub fn epoch_order(
     epoch: usize,
     balance: bool,
 ) -> Vec<usize> {
-    let mut rng = rng_for(seed, epoch, 0, 1);
+    let mut rng = RngStream::EpochOrder.rng(seed, epoch, 0);
     if !balance {
         let mut order = train.to_vec();
         order.shuffle(&mut rng);
@@ -272,16 +302,43 @@ mod tests {
             size: 2,
         };
         let mut again = batch.clone();
-        spec_augment(&mut batch, 10, 8, -5.0, &mut rng_for(1, 2, 3, 4));
-        spec_augment(&mut again, 10, 8, -5.0, &mut rng_for(1, 2, 3, 4));
+        let rng = || RngStream::SpecAugment.rng(1, 2, 3);
+        spec_augment(&mut batch, 10, 8, -5.0, &mut rng());
+        spec_augment(&mut again, 10, 8, -5.0, &mut rng());
         assert_eq!(batch.x, again.x);
         let masked = batch.x.iter().filter(|&&v| v == -5.0).count();
         // At most 3 of 8 bins in 5 unmasked frames plus 5 fully masked frames, per clip.
         assert!(masked <= 2 * (5 * 8 + 5 * 3));
-        mixup(&mut batch, 10, 8, 2, &mut rng_for(1, 2, 3, 5));
+        mixup(&mut batch, 10, 8, 2, &mut RngStream::Mixup.rng(1, 2, 3));
         for b in 0..2 {
             let s: f32 = batch.targets[b * 2..b * 2 + 2].iter().sum();
             assert!((s - 1.0).abs() < 1e-6, "mixed targets still sum to 1");
         }
+    }
+
+    #[test]
+    fn streams_are_distinct_and_follow_the_one_derivation() {
+        use std::collections::HashSet;
+        let streams = [
+            RngStream::Init,
+            RngStream::Device,
+            RngStream::EpochOrder,
+            RngStream::SpecAugment,
+            RngStream::Mixup,
+        ];
+        let seeds: HashSet<u64> = streams.iter().map(|s| s.seed(7, 3, 2)).collect();
+        assert_eq!(seeds.len(), streams.len());
+        assert_eq!(
+            RngStream::Mixup.seed(7, 3, 2),
+            diffres_data::derive_seed(7, &[5, 3, 2])
+        );
+        assert_ne!(
+            RngStream::Mixup.seed(7, 3, 2),
+            RngStream::Mixup.seed(7, 3, 1)
+        );
+        assert_ne!(
+            RngStream::Mixup.seed(7, 3, 2),
+            RngStream::Mixup.seed(7, 2, 2)
+        );
     }
 }

@@ -19,7 +19,7 @@ use burn::optim::AdamConfig;
 use burn::prelude::*;
 use diffres_data::Split;
 
-use crate::batch::epoch_order;
+use crate::batch::{epoch_order, RngStream};
 use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
 use crate::data::{prepare, PreparedData};
 use crate::error::{io_err, Result, TrainError};
@@ -173,7 +173,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     write_json(&run.config(), &info)?;
 
     let train_device = base.clone().autodiff();
-    train_device.seed(cfg.seed);
+    train_device.seed(RngStream::Init.seed(cfg.seed, 0, 0));
     let mut model = AudioModel::new(cfg, classes, &train_device)?;
     if let Some(init) = &cfg.init {
         model.classifier = diffres_models::load_weights(model.classifier, init)?;
@@ -219,7 +219,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         }
         let started = Instant::now();
         // Dropout and other device randomness restart from a per-epoch seed: resumable.
-        train_device.seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        train_device.seed(RngStream::Device.seed(cfg.seed, epoch, 0));
         let order = epoch_order(&data, &train_idx, cfg.seed, epoch, balance);
         let last = state
             .history

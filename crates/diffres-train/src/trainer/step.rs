@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use crate::batch::{assemble, mixup, rng_for, spec_augment, HostBatch};
+use crate::batch::{assemble, mixup, spec_augment, HostBatch, RngStream};
 use crate::config::TrainConfig;
 use crate::data::PreparedData;
 use crate::error::{Result, TrainError};
@@ -29,12 +29,6 @@ use crate::reporter::Reporter;
 /// many training batches bring the statistics to the current weights (0.9^32 = 3% of the old
 /// average remains).
 pub const BN_REFRESH_BATCHES: usize = 32;
-
-/// RNG purposes of a step (with [`rng_for`]): each augmentation draws from its own stream, so
-/// turning one on does not change the other's draws.
-const SPEC_AUGMENT_STREAM: u64 = 2;
-/// See [`SPEC_AUGMENT_STREAM`].
-const MIXUP_STREAM: u64 = 3;
 
 /// Sums over the clips of one or more steps, each value weighted by the step's clip count.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -78,11 +72,11 @@ pub fn augment(
     let classes = data.dataset.classes.len();
     if cfg.specaugment {
         let silence = cfg.log_mel().silence_value();
-        let mut rng = rng_for(cfg.seed, epoch, step + 1, SPEC_AUGMENT_STREAM);
+        let mut rng = RngStream::SpecAugment.rng(cfg.seed, epoch, step);
         spec_augment(batch, data.frames, data.mels, silence, &mut rng);
     }
     if cfg.mixup {
-        let mut rng = rng_for(cfg.seed, epoch, step + 1, MIXUP_STREAM);
+        let mut rng = RngStream::Mixup.rng(cfg.seed, epoch, step);
         mixup(batch, data.frames, data.mels, classes, &mut rng);
     }
 }
