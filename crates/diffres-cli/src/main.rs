@@ -188,6 +188,10 @@ struct TrainOpts {
     /// Feature cache folder (default ~/.cache/diffres); "none" disables it.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Read features from the feature cache batch by batch instead of holding them in memory
+    /// (chosen by itself for datasets with more than 4 GiB of features).
+    #[arg(long)]
+    stream: bool,
     /// No progress bars (warnings are still shown).
     #[arg(long)]
     quiet: bool,
@@ -347,6 +351,7 @@ impl TrainOpts {
             balance: self.balance.into(),
             strict: self.strict,
             device: self.device,
+            stream: self.stream,
             ..TrainConfig::default()
         };
         config.validate()?;

@@ -134,18 +134,18 @@ pub fn epoch_order(
 }
 
 /// Builds a batch of the given clips, without augmentation.
-pub fn assemble(data: &PreparedData, clips: &[usize]) -> HostBatch {
+///
+/// # Errors
+/// A streamed clip whose features can no longer be read.
+pub fn assemble(data: &PreparedData, clips: &[usize]) -> crate::Result<HostBatch> {
     let classes = data.dataset.classes.len();
     let per_clip = data.frames * data.mels;
     let mut x = Vec::with_capacity(clips.len() * per_clip);
     let mut lengths = Vec::with_capacity(clips.len());
     let mut targets = vec![0f32; clips.len() * classes];
     for (b, &i) in clips.iter().enumerate() {
-        let f = data.features[i]
-            .as_ref()
-            .expect("only readable clips are batched");
-        x.extend_from_slice(&f.data);
-        lengths.push(f.valid.max(1));
+        let valid = data.append_features(i, &mut x)?;
+        lengths.push(valid.max(1));
         let labels = &data.dataset.clips[i].labels;
         for &l in labels {
             targets[b * classes + l] = if data.dataset.multi_label {
@@ -155,12 +155,12 @@ pub fn assemble(data: &PreparedData, clips: &[usize]) -> HostBatch {
             };
         }
     }
-    HostBatch {
+    Ok(HostBatch {
         x,
         lengths,
         targets,
         size: clips.len(),
-    }
+    })
 }
 
 /// SpecAugment as in PSLA: one frequency mask of up to 37.5% of the bins and one time mask of
@@ -238,8 +238,8 @@ mod tests {
                 split: Split::Train,
             })
             .collect();
-        PreparedData {
-            dataset: Dataset {
+        PreparedData::in_memory(
+            Dataset {
                 name: "fake".into(),
                 format: Format::Csv,
                 classes: vec!["a".into(), "b".into(), "c".into()],
@@ -248,9 +248,9 @@ mod tests {
                 notes: Vec::new(),
                 warnings: Vec::new(),
             },
-            frames: 2,
-            mels: 1,
-            features: labels
+            2,
+            1,
+            labels
                 .iter()
                 .map(|_| {
                     Some(ClipFeatures {
@@ -259,8 +259,7 @@ mod tests {
                     })
                 })
                 .collect(),
-            skipped: Vec::new(),
-        }
+        )
     }
 
     #[test]
@@ -286,9 +285,9 @@ mod tests {
 
     #[test]
     fn targets_are_one_hot_or_multi_hot() {
-        let single = assemble(&fake_data(&[vec![2], vec![0]], false), &[0, 1]);
+        let single = assemble(&fake_data(&[vec![2], vec![0]], false), &[0, 1]).unwrap();
         assert_eq!(single.targets, vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
-        let multi = assemble(&fake_data(&[vec![0, 2]], true), &[0]);
+        let multi = assemble(&fake_data(&[vec![0, 2]], true), &[0]).unwrap();
         assert_eq!(multi.targets, vec![1.0, 0.0, 1.0]);
         assert_eq!(multi.x, vec![0.0, 1.0]);
     }

@@ -215,6 +215,10 @@ pub struct TrainConfig {
     pub strict: bool,
     /// `cpu`, or `wgpu`/`vulkan` in builds with that feature.
     pub device: crate::model::ComputeDevice,
+    /// Stream features from the feature cache batch by batch instead of holding them in
+    /// memory (also chosen by itself above [`crate::data::MEMORY_BUDGET_BYTES`]).
+    #[serde(default)]
+    pub stream: bool,
 }
 
 impl Default for TrainConfig {
@@ -250,6 +254,7 @@ impl Default for TrainConfig {
             balance: None,
             strict: false,
             device: crate::model::ComputeDevice::Cpu,
+            stream: false,
         }
     }
 }

@@ -1,4 +1,12 @@
-//! From a dataset folder to in-memory log-mel features, with the audio crate's cache.
+//! From a dataset folder to log-mel features, in memory or streamed from the feature cache.
+//!
+//! A small dataset's features are held in memory. A large one's (`stream`, or more than
+//! [`MEMORY_BUDGET_BYTES`] of features) stay on disk in the feature cache of `diffres-audio`:
+//! extraction writes every clip's entry and keeps only its length, and each batch reads its
+//! clips' entries back (each checked against its SHA-256; a damaged one is recomputed), so
+//! resident memory does not grow with the dataset. An interrupted extraction resumes from the
+//! entries already written. Both give the same numbers: a batch holds the same values either
+//! way.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +29,26 @@ pub struct ClipFeatures {
     pub valid: usize,
 }
 
-/// A dataset with its features in memory.
+/// Above this many bytes of features a dataset is streamed from the feature cache instead of
+/// held in memory (4 GiB: about 80,000 one-second clips at 128 mels and a 10 ms hop).
+pub const MEMORY_BUDGET_BYTES: usize = 4 << 30;
+
+/// Clips extracted per round: bounds the memory of the extraction itself.
+const EXTRACTION_CHUNK: usize = 256;
+
+/// Where a prepared dataset's features are.
+#[derive(Debug)]
+enum FeatureStore {
+    /// Every clip's fitted features (`None`: unreadable).
+    Memory(Vec<Option<ClipFeatures>>),
+    /// In the feature cache, read clip by clip; each clip's frame count (`None`: unreadable).
+    Streamed {
+        extractor: FeatureExtractor,
+        lengths: Vec<Option<usize>>,
+    },
+}
+
+/// A dataset with its features, in memory or streamed from the feature cache.
 #[derive(Debug)]
 pub struct PreparedData {
     /// The dataset (clips, classes, splits).
@@ -30,22 +57,74 @@ pub struct PreparedData {
     pub frames: usize,
     /// Mel bins.
     pub mels: usize,
-    /// Features of each clip of `dataset.clips`, `None` where the file could not be read.
-    pub features: Vec<Option<ClipFeatures>>,
     /// Files skipped, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    store: FeatureStore,
+    silence: f32,
 }
 
 impl PreparedData {
+    /// A dataset whose fitted features are all in memory (`None`: an unreadable clip).
+    pub fn in_memory(
+        dataset: Dataset,
+        frames: usize,
+        mels: usize,
+        features: Vec<Option<ClipFeatures>>,
+    ) -> Self {
+        Self {
+            dataset,
+            frames,
+            mels,
+            skipped: Vec::new(),
+            store: FeatureStore::Memory(features),
+            silence: 0.0,
+        }
+    }
+
+    /// Whether clip `i` could be read.
+    pub fn is_readable(&self, i: usize) -> bool {
+        match &self.store {
+            FeatureStore::Memory(f) => f[i].is_some(),
+            FeatureStore::Streamed { lengths, .. } => lengths[i].is_some(),
+        }
+    }
+
+    /// Whether features are read from disk batch by batch.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.store, FeatureStore::Streamed { .. })
+    }
+
     /// Indices of the readable clips of a split.
     pub fn indices(&self, split: Split) -> Vec<usize> {
         self.dataset
             .clips
             .iter()
             .enumerate()
-            .filter(|(i, c)| c.split == split && self.features[*i].is_some())
+            .filter(|(i, c)| c.split == split && self.is_readable(*i))
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// Appends clip `i`'s `[frames][mels]` features to `out` and returns its valid frames.
+    ///
+    /// # Errors
+    /// A streamed clip whose file can no longer be read.
+    pub fn append_features(&self, i: usize, out: &mut Vec<f32>) -> Result<usize> {
+        match &self.store {
+            FeatureStore::Memory(features) => {
+                let f = features[i]
+                    .as_ref()
+                    .expect("only readable clips are batched");
+                out.extend_from_slice(&f.data);
+                Ok(f.valid)
+            }
+            FeatureStore::Streamed { extractor, .. } => {
+                let spec = extractor.extract(&self.dataset.clips[i].path)?.spec;
+                let (spec, valid) = spec.fit_frames(self.frames, self.silence);
+                out.extend_from_slice(&spec.data);
+                Ok(valid)
+            }
+        }
     }
 }
 
@@ -116,28 +195,61 @@ pub fn prepare_dataset(
     if let Some(warning) = extractor.cache_warning() {
         reporter.warn(&warning.to_string());
     }
+    if cfg.stream && cache.is_none() {
+        return Err(TrainError::Config(
+            "--stream reads features from the feature cache: give a --cache-dir other than none"
+                .into(),
+        ));
+    }
     let paths: Vec<PathBuf> = dataset.clips.iter().map(|c| c.path.clone()).collect();
     let bar = reporter.bar(paths.len() as u64, "features");
-    let tick = |n: usize| bar.set_position(n as u64);
-    let results = extractor.extract_many(&paths, Some(&tick));
-    bar.finish_and_clear();
-
     let mut skipped = Vec::new();
-    let mut raw = Vec::with_capacity(results.len());
+    // Full (unfitted) spectrograms while they fit the budget; lengths only once streaming.
+    let mut raw: Option<Vec<Option<diffres_audio::LogMelSpec>>> =
+        (!cfg.stream).then(|| Vec::with_capacity(paths.len()));
+    let mut lengths = Vec::with_capacity(paths.len());
+    let mut held_bytes = 0usize;
     let mut warnings = Vec::new();
-    for (path, result) in paths.iter().zip(results) {
-        match result {
-            Ok(f) => {
-                warnings.extend(f.warnings.iter().map(ToString::to_string));
-                raw.push(Some(f));
-            }
-            Err(e) if cfg.strict => return Err(e.into()),
-            Err(e) => {
-                skipped.push((path.clone(), crate::error::error_chain(&e)));
-                raw.push(None);
+    for (round, chunk) in paths.chunks(EXTRACTION_CHUNK).enumerate() {
+        let done = round * EXTRACTION_CHUNK;
+        let tick = |n: usize| bar.set_position((done + n) as u64);
+        for (path, result) in chunk.iter().zip(extractor.extract_many(chunk, Some(&tick))) {
+            let f = match result {
+                Ok(f) => f,
+                Err(e) if cfg.strict => return Err(e.into()),
+                Err(e) => {
+                    skipped.push((path.clone(), crate::error::error_chain(&e)));
+                    lengths.push(None);
+                    if let Some(raw) = &mut raw {
+                        raw.push(None);
+                    }
+                    continue;
+                }
+            };
+            warnings.extend(f.warnings.iter().map(ToString::to_string));
+            lengths.push(Some(f.spec.frames));
+            let over_budget = match &mut raw {
+                Some(held) => {
+                    held_bytes += f.spec.data.len() * std::mem::size_of::<f32>();
+                    held.push(Some(f.spec));
+                    held_bytes > MEMORY_BUDGET_BYTES
+                }
+                None => false,
+            };
+            if over_budget {
+                if cache.is_none() {
+                    return Err(TrainError::Config(format!(
+                        "the features of {} need more than {} GiB: give a --cache-dir so that \
+                         they are streamed from disk",
+                        cfg.data.display(),
+                        MEMORY_BUDGET_BYTES >> 30
+                    )));
+                }
+                raw = None;
             }
         }
     }
+    bar.finish_and_clear();
     warn_all(reporter, &warnings, MAX_WARNINGS_SHOWN);
     if !skipped.is_empty() {
         reporter.warn(&format!(
@@ -151,32 +263,44 @@ pub fn prepare_dataset(
         None => dataset
             .clips
             .iter()
-            .zip(&raw)
-            .filter(|(c, f)| c.split == Split::Train && f.is_some())
-            .map(|(_, f)| f.as_ref().map_or(0, |f| f.spec.frames))
+            .zip(&lengths)
+            .filter(|(c, _)| c.split == Split::Train)
+            .filter_map(|(_, l)| *l)
             .max()
             .unwrap_or(1)
             .clamp(1, MAX_AUTO_FRAMES),
     };
     let silence = cfg.log_mel().silence_value();
-    let features: Vec<Option<ClipFeatures>> = raw
-        .into_iter()
-        .map(|f| {
-            f.map(|f| {
-                let (spec, valid) = f.spec.fit_frames(frames, silence);
-                ClipFeatures {
-                    data: spec.data,
-                    valid,
-                }
-            })
-        })
-        .collect();
+    let store = match raw {
+        Some(raw) => FeatureStore::Memory(
+            raw.into_iter()
+                .map(|spec| {
+                    spec.map(|spec| {
+                        let (spec, valid) = spec.fit_frames(frames, silence);
+                        ClipFeatures {
+                            data: spec.data,
+                            valid,
+                        }
+                    })
+                })
+                .collect(),
+        ),
+        None => {
+            reporter.note(&format!(
+                "streaming the features of {} clips from the feature cache {}",
+                lengths.iter().flatten().count(),
+                cache.map_or(String::new(), |c| c.display().to_string())
+            ));
+            FeatureStore::Streamed { extractor, lengths }
+        }
+    };
     let prepared = PreparedData {
         dataset,
         frames,
         mels: cfg.mels,
-        features,
         skipped,
+        store,
+        silence,
     };
     if prepared.indices(Split::Train).is_empty() {
         return Err(TrainError::Config(format!(

@@ -423,3 +423,31 @@ fn common_clip() -> PathBuf {
     files.sort();
     files.remove(0)
 }
+
+#[test]
+fn streamed_features_train_to_the_same_numbers_as_features_in_memory() {
+    let root = tempfile::tempdir().unwrap();
+    let _serial = serial();
+    let mut cfg = tiny_config(FrontEndKind::DiffRes);
+    cfg.specaugment = true;
+    let run = |dir: &str, stream: bool| {
+        let mut cfg = cfg.clone();
+        cfg.stream = stream;
+        let mut o = options(&root.path().join(dir));
+        o.cache_dir = Some(root.path().join("cache"));
+        train(&cfg, &o).unwrap()
+    };
+    let held = run("memory", false);
+    let streamed = run("stream", true);
+    assert_eq!(streamed.test_metric, held.test_metric);
+    assert_eq!(
+        recorded_numbers(&root.path().join("stream/metrics.jsonl")),
+        recorded_numbers(&root.path().join("memory/metrics.jsonl"))
+    );
+    // Streaming needs somewhere to stream from.
+    cfg.stream = true;
+    let err = train(&cfg, &options(&root.path().join("no-cache")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--cache-dir"), "{err}");
+}

@@ -41,7 +41,7 @@ pub fn predict_clips(
     let mut probs = Vec::with_capacity(clips.len());
     let mut loss_sum = 0.0;
     for chunk in clips.chunks(batch_size.max(1)) {
-        let batch = assemble(data, chunk);
+        let batch = assemble(data, chunk)?;
         let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
         let lengths = variable_length.then_some(&lengths[..]);
         let (logits, _) = model.forward(x, lengths)?;

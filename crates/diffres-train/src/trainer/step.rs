@@ -30,6 +30,9 @@ use crate::reporter::Reporter;
 /// average remains).
 pub const BN_REFRESH_BATCHES: usize = 32;
 
+/// Batches read ahead of the training step (bounded, so memory does not grow with the data).
+pub const PREFETCH_BATCHES: usize = 2;
+
 /// Sums over the clips of one or more steps, each value weighted by the step's clip count.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepStats {
@@ -161,7 +164,7 @@ pub fn train_step(
 /// # Errors
 /// As [`train_step`].
 pub fn train_epoch(
-    mut model: AudioModel,
+    model: AudioModel,
     optim: &mut ModuleOptimizer,
     order: &[usize],
     epoch: usize,
@@ -177,15 +180,32 @@ pub fn train_epoch(
         format!(", last val {name} {v:.3}")
     });
     let mut total = StepStats::default();
-    for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-        let mut batch = assemble(data, chunk);
-        augment(&mut batch, cfg, data, epoch, step);
-        let stats;
-        (model, stats) = train_step(model, optim, lr, batch, StepAt { epoch, step }, ctx)?;
-        total.add(&stats);
-        bar.set_message(format!("loss {:.3}{last}", total.mean_loss()));
-        bar.inc(1);
-    }
+    // Batches are read (from the feature cache when streaming) and augmented on another
+    // thread, at most PREFETCH_BATCHES ahead of the step that uses them.
+    let model = std::thread::scope(|scope| -> Result<AudioModel> {
+        let (send, receive) = std::sync::mpsc::sync_channel(PREFETCH_BATCHES);
+        scope.spawn(move || {
+            for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
+                let batch = assemble(data, chunk).map(|mut batch| {
+                    augment(&mut batch, cfg, data, epoch, step);
+                    batch
+                });
+                let failed = batch.is_err();
+                if send.send(batch).is_err() || failed {
+                    break; // the step stopped listening, or there is nothing more to read
+                }
+            }
+        });
+        let mut model = model;
+        for (step, batch) in receive.into_iter().enumerate() {
+            let stats;
+            (model, stats) = train_step(model, optim, lr, batch?, StepAt { epoch, step }, ctx)?;
+            total.add(&stats);
+            bar.set_message(format!("loss {:.3}{last}", total.mean_loss()));
+            bar.inc(1);
+        }
+        Ok(model)
+    })?;
     bar.finish_and_clear();
     Ok((model, total))
 }
@@ -204,8 +224,12 @@ pub fn refresh_batch_norm(
     device: &Device,
 ) -> Result<()> {
     let classes = data.dataset.classes.len();
+    // Parameters that need no gradient: the forward passes build no autodiff graph (one held
+    // per pass until backward would grow memory with every batch), while batch norm still
+    // takes its training path and updates the running statistics, which the copy shares.
+    let model = model.clone().no_grad();
     for chunk in order.chunks(cfg.batch_size).take(BN_REFRESH_BATCHES) {
-        let batch = assemble(data, chunk);
+        let batch = assemble(data, chunk)?;
         let (x, _, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
         let lengths = cfg.variable_length.then_some(&lengths[..]);
         // A training-mode forward updates the running statistics; the graph is dropped.
@@ -218,4 +242,90 @@ pub fn refresh_batch_norm(
 /// The inference-mode copy of a model being trained (no autodiff, frozen batch norm).
 pub fn valid_model(model: &AudioModel) -> AudioModel {
     model.valid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ClipFeatures;
+    use diffres::FrontEndKind;
+    use diffres_data::{Clip, Dataset, Format, Split};
+
+    /// The refresh without an autodiff graph leaves exactly the statistics that forward
+    /// passes with one leave (it only stops holding the graphs).
+    #[test]
+    fn the_graph_free_refresh_updates_batch_norm_as_tracked_passes_do() {
+        let (frames, mels, clips) = (20, 16, 12);
+        let mut state = 7u32;
+        let mut noise = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 8.0
+        };
+        let features = (0..clips)
+            .map(|_| {
+                Some(ClipFeatures {
+                    data: (0..frames * mels).map(|_| noise()).collect(),
+                    valid: frames,
+                })
+            })
+            .collect();
+        let dataset = Dataset {
+            name: "noise".into(),
+            format: Format::Csv,
+            classes: vec!["a".into(), "b".into()],
+            multi_label: false,
+            clips: (0..clips)
+                .map(|i| Clip {
+                    path: format!("{i}.wav").into(),
+                    labels: vec![i % 2],
+                    split: Split::Train,
+                })
+                .collect(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let data = PreparedData::in_memory(dataset, frames, mels, features);
+        let cfg = TrainConfig {
+            frontend: FrontEndKind::DiffRes,
+            reduction: 0.5,
+            mels,
+            cnn_width: 4,
+            batch_size: 4,
+            ..TrainConfig::default()
+        };
+        let device = Device::flex().autodiff();
+        let order: Vec<usize> = (0..clips).collect();
+        let fresh = || {
+            device.seed(3);
+            AudioModel::new(&cfg, 2, &device).unwrap()
+        };
+        let graph_free = fresh();
+        refresh_batch_norm(&graph_free, &data, &order, &cfg, &device).unwrap();
+        let tracked = fresh();
+        for chunk in order.chunks(cfg.batch_size) {
+            let (x, _, _) = assemble(&data, chunk)
+                .unwrap()
+                .into_tensors(frames, mels, 2, &device);
+            drop(tracked.forward(x, None).unwrap());
+        }
+        let untouched = fresh();
+        let probe = assemble(&data, &order[..4])
+            .unwrap()
+            .into_tensors(frames, mels, 2, &device)
+            .0;
+        let infer = |m: &AudioModel| -> Vec<f32> {
+            let (logits, _) = valid_model(m).forward(probe.clone().inner(), None).unwrap();
+            logits
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(infer(&graph_free), infer(&tracked));
+        assert_ne!(
+            infer(&graph_free),
+            infer(&untouched),
+            "the refresh changed nothing"
+        );
+    }
 }
