@@ -15,7 +15,7 @@ use diffres_data::Format;
 use diffres_models::ClassifierKind;
 use diffres_train::config::{Balance, DEFAULT_SEED};
 use diffres_train::demo::{run_demo, DemoOptions};
-use diffres_train::experiment::{run_experiment, ExperimentSpec};
+use diffres_train::experiment::{run_cross_validated, run_experiment, ExperimentSpec};
 use diffres_train::inference::{evaluate_run, load_run, predict_paths, PredictOptions};
 use diffres_train::model::ComputeDevice;
 use diffres_train::predict::DEFAULT_TOP_K;
@@ -288,6 +288,10 @@ struct ExperimentArgs {
     /// Seeds per cell (seed, seed+1, ...).
     #[arg(long, default_value_t = 3)]
     seeds: usize,
+    /// ESC-50: run the grid once per test fold (in --out/fold-K) and report the mean over
+    /// folds and seeds in --out/table.md.
+    #[arg(long)]
+    cv: bool,
     /// Output folder (one run folder per cell, table.md, table.csv, table.png).
     #[arg(long)]
     out: PathBuf,
@@ -598,11 +602,13 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 seeds: a.seeds,
                 out: a.out.clone(),
             };
-            let table = run_experiment(
-                &spec,
-                a.opts.cache().as_deref(),
-                &Console::new(!a.opts.quiet).shared(),
-            )?;
+            let reporter = Console::new(!a.opts.quiet).shared();
+            let cache = a.opts.cache();
+            let table = if a.cv {
+                run_cross_validated(&spec, cache.as_deref(), &reporter)?
+            } else {
+                run_experiment(&spec, cache.as_deref(), &reporter)?
+            };
             println!("{}", table.to_markdown());
             println!("written: {}", a.out.join("table.md").display());
         }

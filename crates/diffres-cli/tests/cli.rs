@@ -286,4 +286,28 @@ fn esc50_cross_validation_runs_every_fold() {
         "{}",
         stderr(&bad)
     );
+
+    // The same five folds inside `experiment`: a table per fold and one over all of them.
+    let grid = tmp.path().join("grid");
+    let mut args: Vec<&str> = args[..].to_vec();
+    args[0] = "experiment";
+    let out_at = args.iter().position(|a| *a == "--out").unwrap() + 1;
+    args[out_at] = grid.to_str().unwrap();
+    let front_at = args.iter().position(|a| *a == "--frontend").unwrap();
+    args.drain(front_at..front_at + 2);
+    args.extend([
+        "--frontends",
+        "avgpool",
+        "--reductions",
+        "0.5",
+        "--seeds",
+        "1",
+    ]);
+    let result = diffres(&args);
+    assert!(result.status.success(), "{}", stderr(&result));
+    for fold in 1..=5 {
+        assert!(grid.join(format!("fold-{fold}")).join("table.md").is_file());
+    }
+    let table = std::fs::read_to_string(grid.join("table.md")).unwrap();
+    assert!(table.contains("n=5"), "mean over the five folds: {table}");
 }

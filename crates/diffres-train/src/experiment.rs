@@ -107,6 +107,42 @@ impl ExperimentSpec {
     }
 }
 
+/// ESC-50 five-fold cross-validation of a grid: the whole grid once per test fold, in
+/// `out/fold-K/` (each with its own table), then `out/table.*` over every fold and seed (each
+/// cell's mean ± std is over folds × seeds, as the paper reports ESC-50).
+///
+/// # Errors
+/// A dataset that is not ESC-50, the first failing run, or report errors.
+pub fn run_cross_validated(
+    spec: &ExperimentSpec,
+    cache: Option<&Path>,
+    reporter: &SharedReporter,
+) -> Result<ExperimentTable> {
+    let format = match spec.base.format {
+        diffres_data::Format::Auto => diffres_data::detect_format(&spec.base.data)?,
+        f => f,
+    };
+    if format != diffres_data::Format::Esc50 {
+        return Err(TrainError::Config(format!(
+            "--cv needs an ESC-50 dataset (meta/esc50.csv), but {} is {format}",
+            spec.base.data.display()
+        )));
+    }
+    for fold in diffres_data::esc50_folds(&spec.base.data)? {
+        reporter.info(&format!("fold {fold}"));
+        let fold_spec = ExperimentSpec {
+            base: TrainConfig {
+                fold: Some(fold),
+                ..spec.base.clone()
+            },
+            out: spec.out.join(format!("fold-{fold}")),
+            ..spec.clone()
+        };
+        run_experiment(&fold_spec, cache, reporter)?;
+    }
+    write_table(&spec.out)
+}
+
 /// Runs (or finishes) every cell, then writes `table.md`, `table.csv` and `table.png`.
 ///
 /// A cell with `results.json` is skipped; one with a `state.json` is resumed.
