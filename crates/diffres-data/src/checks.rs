@@ -85,7 +85,7 @@ fn display_root(path: &Path) -> PathBuf {
 }
 
 /// Percentage as written in notes: `10`, `12.5`.
-fn percent(fraction: f64) -> String {
+pub(crate) fn percent(fraction: f64) -> String {
     format!("{}", (fraction * 1000.0).round() / 10.0)
 }
 

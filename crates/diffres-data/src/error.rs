@@ -90,6 +90,41 @@ pub enum DataError {
         /// The missing file (resolved path).
         path: PathBuf,
     },
+    /// A label (a class id such as AudioSet's `/m/09x0r`, or a class name) in a metadata row is
+    /// not listed in the dataset's class index.
+    #[error("{csv}, line {line}: label '{label}' is not in the class index {index}")]
+    UnknownLabel {
+        /// The metadata file holding the row.
+        csv: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// The label as written in the row.
+        label: String,
+        /// The class index it was looked up in (`class_labels_indices.csv`, `vocabulary.csv`).
+        index: PathBuf,
+    },
+    /// An entry of a JSON metadata file (NSynth's `examples.json`) is unusable: an unknown
+    /// class, a missing audio file, ...
+    #[error("{path}, entry '{entry}': {reason}")]
+    JsonBadEntry {
+        /// The JSON file.
+        path: PathBuf,
+        /// The entry's key (for NSynth, the `note_str`).
+        entry: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// None of the clips listed by a layout's metadata has an audio file (AudioSet, whose
+    /// downloads are usually incomplete, otherwise only counts the missing files).
+    #[error("{path}: none of the {listed} segments listed in {lists} has an audio file beneath it (looked for files named by YouTube id: ID, YID, ID_START or ID_START_END, e.g. --PJHxphWEs.wav, Y--PJHxphWEs.wav, --PJHxphWEs_30000.wav, --PJHxphWEs_30.000_40.000.wav, with extension wav, flac, ogg or mp3)")]
+    NoListedAudio {
+        /// The dataset folder searched.
+        path: PathBuf,
+        /// Number of listed segments.
+        listed: usize,
+        /// The metadata files, comma-separated.
+        lists: String,
+    },
     /// The CSV parser failed (malformed quoting, wrong number of fields, bad UTF-8, ...).
     #[error("CSV error in {path}")]
     Csv {
@@ -149,7 +184,7 @@ pub enum DataError {
         available: Vec<u32>,
     },
     /// Unknown format name given to [`crate::Format::from_str`](std::str::FromStr).
-    #[error("unknown dataset format '{0}' (expected one of: auto, folders, csv, esc50, speech-commands, fsdd)")]
+    #[error("unknown dataset format '{0}' (expected one of: auto, folders, csv, esc50, speech-commands, fsdd, audioset, fsd50k, nsynth)")]
     UnknownFormat(String),
     /// Unknown split name given to [`crate::Split::from_str`](std::str::FromStr).
     #[error("unknown split '{0}' (expected train, val or test)")]

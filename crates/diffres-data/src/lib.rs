@@ -12,6 +12,9 @@
 //! comes from the test split (carved from the training clips where the layout has none), and
 //! [`Dataset::warnings`] for duplicate rows and files that appear in two splits.
 //!
+//! Class order: alphabetical, except for layouts with an official class index (AudioSet,
+//! FSD50K), whose index order is kept (see [`Dataset::classes`]).
+//!
 //! Supported layouts ([`Format`], auto-detected by [`load_dataset`] in this order):
 //!
 //! | format | layout | split |
@@ -19,6 +22,9 @@
 //! | [`Format::Esc50`] | `meta/esc50.csv` + `audio/` | test = fold K (default 1); val = seeded stratified `val_fraction` of the other folds |
 //! | [`Format::SpeechCommands`] | one folder per word; `validation_list.txt`, `testing_list.txt`, `_background_noise_` | the lists, else TensorFlow's hash-of-speaker rule ([`speech_commands_which_set`]) |
 //! | [`Format::Csv`] | a `.csv` file, or a folder with `manifest.csv` (or exactly one `*.csv`) | `split` column, else seeded stratified |
+//! | [`Format::AudioSet`] | `class_labels_indices.csv` + `balanced_train_segments.csv` / `unbalanced_train_segments.csv` / `eval_segments.csv`; audio anywhere below, named by YouTube id | train = the train lists, test = eval; val = `val_fraction` of train by a seeded hash of the id ([`audioset_which_set`]); missing audio counted in warnings |
+//! | [`Format::Fsd50k`] | `FSD50K.ground_truth/{dev,eval,vocabulary}.csv`, `FSD50K.dev_audio/`, `FSD50K.eval_audio/` | dev's `split` column (train/val), test = eval |
+//! | [`Format::NSynth`] | `nsynth-{train,valid,test}/` (or one of them), each `examples.json` + `audio/` | the folder; task: `instrument_family_str` (11 classes) |
 //! | [`Format::Fsdd`] | `{digit}_{speaker}_{index}.(wav\|flac)` in one folder | index 0-4 test, 5-49 train; val = seeded stratified `val_fraction` of train |
 //! | [`Format::Folders`] | one subfolder per class | seeded stratified `val_fraction` / `test_fraction` |
 //!
@@ -64,8 +70,8 @@ use serde::{Deserialize, Serialize};
 pub use discovery::{is_audio_file, AUDIO_EXTENSIONS};
 pub use error::{DataError, Result};
 pub use loaders::{
-    detect_format, esc50_cross_validation, esc50_folds, speech_commands_percentage,
-    speech_commands_which_set,
+    audioset_file_id, audioset_which_set, detect_format, esc50_cross_validation, esc50_folds,
+    is_youtube_id, speech_commands_percentage, speech_commands_which_set, NSYNTH_FAMILIES,
 };
 pub use seeds::derive_seed;
 pub use splits::{split_counts, stratified_split};
@@ -156,17 +162,29 @@ pub enum Format {
     /// Free Spoken Digit Dataset (`{digit}_{speaker}_{index}.wav|flac`).
     #[serde(rename = "fsdd", alias = "Fsdd")]
     Fsdd,
+    /// AudioSet (`class_labels_indices.csv`, `*_segments.csv`, audio named by YouTube id).
+    #[serde(rename = "audioset", alias = "AudioSet")]
+    AudioSet,
+    /// FSD50K (`FSD50K.ground_truth/{dev,eval,vocabulary}.csv`, `FSD50K.{dev,eval}_audio/`).
+    #[serde(rename = "fsd50k", alias = "Fsd50k")]
+    Fsd50k,
+    /// NSynth (`nsynth-{train,valid,test}/examples.json` + `audio/`), instrument-family task.
+    #[serde(rename = "nsynth", alias = "NSynth")]
+    NSynth,
 }
 
 impl Format {
     /// All formats, `Auto` first.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 9] = [
         Format::Auto,
         Format::Folders,
         Format::Csv,
         Format::Esc50,
         Format::SpeechCommands,
         Format::Fsdd,
+        Format::AudioSet,
+        Format::Fsd50k,
+        Format::NSynth,
     ];
 
     /// Canonical name (as accepted by `FromStr`).
@@ -178,6 +196,9 @@ impl Format {
             Format::Esc50 => "esc50",
             Format::SpeechCommands => "speech-commands",
             Format::Fsdd => "fsdd",
+            Format::AudioSet => "audioset",
+            Format::Fsd50k => "fsd50k",
+            Format::NSynth => "nsynth",
         }
     }
 }
@@ -191,7 +212,7 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = DataError;
     /// Case-insensitive canonical names; `_` and `-` are interchangeable, `esc-50`,
-    /// `speechcommands` and `folder` are accepted too.
+    /// `speechcommands`, `folder`, `audio-set` and `fsd-50k` are accepted too.
     fn from_str(s: &str) -> Result<Self> {
         let n = s.trim().to_ascii_lowercase().replace('_', "-");
         match n.as_str() {
@@ -201,6 +222,9 @@ impl FromStr for Format {
             "esc50" | "esc-50" => Ok(Format::Esc50),
             "speech-commands" | "speechcommands" => Ok(Format::SpeechCommands),
             "fsdd" => Ok(Format::Fsdd),
+            "audioset" | "audio-set" => Ok(Format::AudioSet),
+            "fsd50k" | "fsd-50k" => Ok(Format::Fsd50k),
+            "nsynth" => Ok(Format::NSynth),
             _ => Err(DataError::UnknownFormat(s.to_string())),
         }
     }
@@ -212,8 +236,9 @@ pub struct LoadOptions {
     /// Layout to use; [`Format::Auto`] detects it.
     pub format: Format,
     /// Fraction of each class held out for validation where the format has no official
-    /// validation set (folders, CSV without `split`, ESC-50, FSDD), and of the training clips
-    /// where a layout's own split has no validation clip. Must be in (0, 1) wherever it is used
+    /// validation set (folders, CSV without `split`, ESC-50, FSDD), of AudioSet's training
+    /// lists (by a seeded hash of the YouTube id, see [`audioset_which_set`]), and of the
+    /// training clips where a layout's own split has no validation clip. Must be in (0, 1) wherever it is used
     /// ([`DataError::ZeroValFraction`] otherwise). Default 0.1.
     pub val_fraction: f64,
     /// Fraction of each class held out for testing where the format has no official test set
@@ -244,11 +269,17 @@ pub struct Dataset {
     pub name: String,
     /// The concrete layout it was loaded from (never [`Format::Auto`]).
     pub format: Format,
-    /// Class names, sorted alphabetically; [`Clip::labels`] index into this.
+    /// Class names; [`Clip::labels`] index into this. Sorted alphabetically, except where the
+    /// layout has an official class index, whose order is kept so that class `i` here is the
+    /// official class `i` (and published label indices and checkpoints line up): AudioSet
+    /// (`class_labels_indices.csv`, ontology order, not alphabetical) and FSD50K
+    /// (`vocabulary.csv`). NSynth's eleven instrument families ([`NSYNTH_FAMILIES`]) are
+    /// both: alphabetical order is the official `instrument_family` order.
     pub classes: Vec<String>,
     /// Whether clips may carry several labels.
     pub multi_label: bool,
-    /// All clips, in a deterministic order (sorted by path for folder layouts, file order for CSV).
+    /// All clips, in a deterministic order (sorted by path for folder layouts, file order for CSV
+    /// and the AudioSet and FSD50K lists, `note_str` order within each NSynth split).
     pub clips: Vec<Clip>,
     /// What [`load_dataset`] did beyond the layout's own rules, for the record (e.g. "no
     /// validation split in the manifest: held out 12 of 120 training clips (10%, stratified,

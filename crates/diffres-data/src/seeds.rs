@@ -16,6 +16,24 @@ pub fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
     })
 }
 
+/// A number in `[0, 1)` that depends only on `seed`, the stream `tag` and the string `key`
+/// (its bytes, little-endian in 8-byte words, and its length, through [`derive_seed`]). A set
+/// chosen by `key_fraction(..) < fraction` is therefore the same whatever other keys exist and
+/// in whatever order they are read.
+pub(crate) fn key_fraction(seed: u64, tag: u64, key: &str) -> f64 {
+    let bytes = key.as_bytes();
+    let mut parts = Vec::with_capacity(2 + bytes.len().div_ceil(8));
+    parts.push(tag);
+    parts.push(bytes.len() as u64);
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        parts.push(u64::from_le_bytes(word));
+    }
+    // The top 53 bits, exactly representable in an f64.
+    (derive_seed(seed, &parts) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +43,22 @@ mod tests {
         assert_eq!(derive_seed(1, &[2, 3]), derive_seed(1, &[2, 3]));
         assert_ne!(derive_seed(1, &[2, 3]), derive_seed(1, &[3, 2]));
         assert_ne!(derive_seed(1, &[2, 3]), derive_seed(2, &[2, 3]));
+    }
+
+    #[test]
+    fn key_fraction_depends_on_seed_tag_and_key_only() {
+        let a = key_fraction(0, 1, "--PJHxphWEs");
+        assert!((0.0..1.0).contains(&a));
+        assert_eq!(a, key_fraction(0, 1, "--PJHxphWEs"));
+        assert_ne!(a, key_fraction(1, 1, "--PJHxphWEs"));
+        assert_ne!(a, key_fraction(0, 2, "--PJHxphWEs"));
+        assert_ne!(a, key_fraction(0, 1, "--PJHxphWEt"));
+        // A trailing zero byte is not the same key (the length is hashed too).
+        assert_ne!(key_fraction(0, 1, "a"), key_fraction(0, 1, "a\0"));
+        // Roughly uniform: 10% of 10 000 keys within a few standard deviations (30).
+        let below = (0..10_000)
+            .filter(|i| key_fraction(7, 1, &format!("id{i:09}")) < 0.1)
+            .count();
+        assert!((900..=1100).contains(&below), "{below}");
     }
 }

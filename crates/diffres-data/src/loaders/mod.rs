@@ -1,14 +1,20 @@
 //! Reading each dataset layout: format detection ([`detect_format`]), dispatch to the
 //! layout's loader ([`load_layout`]), and the helpers every loader shares. One file per layout:
-//! `folders.rs`, `csv.rs`, `esc50.rs`, `speech_commands.rs`, `fsdd.rs`.
+//! `folders.rs`, `csv.rs`, `esc50.rs`, `speech_commands.rs`, `fsdd.rs`, `audioset.rs`,
+//! `fsd50k.rs`, `nsynth.rs`; `class_index.rs` reads the official class indices of AudioSet and
+//! FSD50K.
 //!
 //! A loader returns the layout's own clips and splits; the rules of [`crate::load_dataset`]
 //! (two classes, a validation split, warnings) are applied afterwards by [`crate::checks`].
 
+mod audioset;
+mod class_index;
 mod csv;
 mod esc50;
 mod folders;
+mod fsd50k;
 mod fsdd;
+mod nsynth;
 mod speech_commands;
 
 use std::path::Path;
@@ -20,7 +26,9 @@ use crate::error::{DataError, Result};
 use crate::splits::check_fractions;
 use crate::{Dataset, Format, LoadOptions};
 
+pub use audioset::{audioset_file_id, audioset_which_set, is_youtube_id};
 pub use esc50::{esc50_cross_validation, esc50_folds};
+pub use nsynth::NSYNTH_FAMILIES;
 pub use speech_commands::{speech_commands_percentage, speech_commands_which_set};
 
 /// The layout's own clips and splits, before the checks of [`crate::load_dataset`]: checks the
@@ -44,6 +52,9 @@ pub(crate) fn load_layout(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         Format::Esc50 => esc50::load_esc50(path, opts)?,
         Format::SpeechCommands => speech_commands::load_speech_commands(path, opts)?,
         Format::Fsdd => fsdd::load_fsdd(path, opts)?,
+        Format::AudioSet => audioset::load_audioset(path, opts)?,
+        Format::Fsd50k => fsd50k::load_fsd50k(path, opts)?,
+        Format::NSynth => nsynth::load_nsynth(path, opts)?,
     };
     if ds.clips.is_empty() {
         return Err(DataError::NoClips {
@@ -56,8 +67,13 @@ pub(crate) fn load_layout(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
 /// Detect the layout of `path` (see the crate docs for the order of the checks):
 /// `meta/esc50.csv` (or that file itself) -> ESC-50; `validation_list.txt`, `testing_list.txt` or
 /// `_background_noise_` -> Speech Commands; a `.csv` file, or a folder with `manifest.csv` or a
-/// single top-level `*.csv` -> CSV; top-level audio files that all match the FSDD naming ->
-/// FSDD; subfolders containing audio -> folders; otherwise an error saying what was looked for.
+/// single top-level `*.csv` -> CSV; `class_labels_indices.csv` and a `*_segments.csv` list ->
+/// AudioSet; `FSD50K.ground_truth/dev.csv` or `eval.csv` -> FSD50K; `examples.json`, or a
+/// `nsynth-train`/`nsynth-valid`/`nsynth-test` folder holding one -> NSynth; top-level audio
+/// files that all match the FSDD naming -> FSDD; subfolders containing audio -> folders;
+/// otherwise an error saying what was looked for. The three paper layouts come after CSV, so
+/// every folder detected before they were added is detected the same way (AudioSet has at least
+/// two top-level `.csv` files and no `manifest.csv`; FSD50K and NSynth have none).
 pub fn detect_format(path: &Path) -> Result<Format> {
     if !path.exists() {
         return Err(DataError::NotFound {
@@ -95,6 +111,15 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     if manifest.is_ok() {
         return Ok(Format::Csv);
     }
+    if audioset::is_audioset(path) {
+        return Ok(Format::AudioSet);
+    }
+    if fsd50k::is_fsd50k(path) {
+        return Ok(Format::Fsd50k);
+    }
+    if nsynth::is_nsynth(path) {
+        return Ok(Format::NSynth);
+    }
     let top = top_level_audio(path)?;
     if !top.is_empty() && top.iter().all(|p| fsdd::parse_fsdd_name(p).is_some()) {
         return Ok(Format::Fsdd);
@@ -104,8 +129,10 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     }
     let mut reason = String::from(
         "found no meta/esc50.csv, no validation_list.txt/testing_list.txt/_background_noise_, \
-         no manifest.csv or single *.csv, no FSDD-named audio files and no class subfolders \
-         containing audio (wav, flac, ogg, mp3)",
+         no manifest.csv or single *.csv, no class_labels_indices.csv with a *_segments.csv \
+         list (AudioSet), no FSD50K.ground_truth/dev.csv or eval.csv, no examples.json or \
+         nsynth-train/-valid/-test folder (NSynth), no FSDD-named audio files and no class \
+         subfolders containing audio (wav, flac, ogg, mp3)",
     );
     if let Err(n) = manifest {
         if n > 1 {
