@@ -107,7 +107,7 @@ struct TrainOpts {
     /// With --resume it may be left out: the run's config.json has it.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Dataset layout: auto, folders, csv, esc50, speech-commands, fsdd.
+    /// Dataset layout: auto, folders, csv, esc50, speech-commands, fsdd, audioset, fsd50k, nsynth.
     #[arg(long, default_value_t = defaults().format)]
     format: Format,
     /// Validation fraction (for layouts without an official validation split).

@@ -156,7 +156,8 @@ pub struct TrainConfig {
     pub format_version: u32,
     /// Dataset path.
     pub data: PathBuf,
-    /// Dataset layout (`auto`, `folders`, `csv`, `esc50`, `speech-commands`, `fsdd`).
+    /// Dataset layout (`auto`, `folders`, `csv`, `esc50`, `speech-commands`, `fsdd`,
+    /// `audioset`, `fsd50k`, `nsynth`).
     pub format: diffres_data::Format,
     /// Validation fraction where the dataset has no split of its own.
     pub val_fraction: f64,
