@@ -8,7 +8,7 @@ use diffres_train::reporter::Console;
 use diffres_train::{train, RunDir, TrainConfig, TrainError};
 
 mod common;
-use common::{options, serial, tiny_config, tiny_data};
+use common::{first_clip, options, serial, tiny_config, tiny_data};
 
 #[test]
 fn every_front_end_trains_evaluates_and_predicts() {
@@ -381,14 +381,4 @@ fn multi_label_csv_trains_with_bce_and_reports_map() {
     let p = predict_file(&run, &clip, &opts).unwrap();
     // Sigmoid outputs: independent probabilities, not a distribution.
     assert!(p.labels.iter().all(|l| (0.0..=1.0).contains(&l.score)));
-}
-
-fn first_clip() -> PathBuf {
-    let dir = tiny_data().parent().unwrap().join("audio").join("beep");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.remove(0)
 }

@@ -10,7 +10,7 @@ use diffres_train::run::TrainState;
 use diffres_train::{train, RunDir, TrainError};
 
 mod common;
-use common::{options, serial, tiny_config};
+use common::{first_clip, options, serial, tiny_config};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -382,12 +382,12 @@ fn runs_of_format_1_still_load_predict_and_resume() {
     train(&cfg, &options(&out)).unwrap();
     let before = {
         let run = load_run(&out).unwrap();
-        predict_file(&run, &common_clip(), &PredictOptions::default()).unwrap()
+        predict_file(&run, &first_clip(), &PredictOptions::default()).unwrap()
     };
     downgrade_to_format_1(&out);
     let run = load_run(&out).unwrap();
     assert_eq!(run.info.format_version, 1);
-    let after = predict_file(&run, &common_clip(), &PredictOptions::default()).unwrap();
+    let after = predict_file(&run, &first_clip(), &PredictOptions::default()).unwrap();
     assert_eq!(
         before.labels, after.labels,
         "the same weights load without checksums"
@@ -408,20 +408,6 @@ fn runs_of_format_1_still_load_predict_and_resume() {
         Ok(diffres_train::integrity::Unsealed::Verified(_))
     ));
     assert!(load_run(&out).is_ok());
-}
-
-fn common_clip() -> PathBuf {
-    let dir = common::tiny_data()
-        .parent()
-        .unwrap()
-        .join("audio")
-        .join("beep");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.remove(0)
 }
 
 #[test]

@@ -58,3 +58,14 @@ pub fn tiny_config(frontend: FrontEndKind) -> TrainConfig {
 pub fn options(out: &Path) -> TrainOptions {
     TrainOptions::new(out)
 }
+
+/// The first clip (by name) of the tiny dataset's `beep` class.
+pub fn first_clip() -> PathBuf {
+    let dir = tiny_data().parent().unwrap().join("audio").join("beep");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.remove(0)
+}
