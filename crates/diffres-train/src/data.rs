@@ -43,7 +43,7 @@ enum FeatureStore {
     Memory(Vec<Option<ClipFeatures>>),
     /// In the feature cache, read clip by clip; each clip's frame count (`None`: unreadable).
     Streamed {
-        extractor: FeatureExtractor,
+        extractor: Box<FeatureExtractor>,
         lengths: Vec<Option<usize>>,
     },
 }
@@ -291,7 +291,10 @@ pub fn prepare_dataset(
                 lengths.iter().flatten().count(),
                 cache.map_or(String::new(), |c| c.display().to_string())
             ));
-            FeatureStore::Streamed { extractor, lengths }
+            FeatureStore::Streamed {
+                extractor: Box::new(extractor),
+                lengths,
+            }
         }
     };
     let prepared = PreparedData {

@@ -1,0 +1,374 @@
+//! The command line's arguments: one struct per command, parsed by clap into typed options
+//! (every kind through its `FromStr`), with the training defaults taken from
+//! [`TrainConfig::default`].
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use diffres::{FrontEndKind, ScoreNormalization};
+use diffres_data::Format;
+use diffres_models::ClassifierKind;
+use diffres_train::config::{Balance, DEFAULT_SEED};
+use diffres_train::model::ComputeDevice;
+use diffres_train::predict::DEFAULT_TOP_K;
+use diffres_train::{LrSchedule, TrainConfig};
+
+/// Audio classification with DiffRes, a learned temporal resolution (Liu et al., ICLR 2023).
+///
+/// DiffRes sits between a log-mel spectrogram and a classifier: it scores every frame, keeps
+/// the important ones and merges the rest, so the classifier sees 25-75% fewer frames.
+/// Start with `diffres demo`; train on your own data with `diffres train --data DIR`.
+#[derive(Parser, Debug)]
+#[command(name = "diffres", version, about, long_about)]
+pub(crate) struct Cli {
+    /// Threads for every pool (feature extraction, the layer's kernels, the tensor backend);
+    /// default: one per core.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Show DiffRes working in minutes: synthetic sound events, 100-FPS baseline vs DiffRes,
+    /// AvgPool and ChangeHopSize at 25 and 50 FPS; writes report.md with a table and figures.
+    Demo(DemoArgs),
+    /// Train a front end + classifier on a labelled audio dataset.
+    Train(TrainArgs),
+    /// Evaluate a trained run on its test split (or on another dataset with the same labels).
+    Eval(EvalArgs),
+    /// Predict the labels of audio files with a trained run.
+    Predict(PredictArgs),
+    /// Draw the paper's Figure 4 for audio files (score, input, output, resolution encoding)
+    /// and Figures 6-7 (activeness, guide loss) of a run.
+    Visualize(VisualizeArgs),
+    /// Run the paper's Table 1 grid: front ends x reductions x seeds (resumable).
+    Experiment(ExperimentArgs),
+    /// Write the synthetic sound-event dataset (WAV + manifest.csv).
+    Synth(SynthArgs),
+    /// Print a shell completion script (e.g. `diffres completions bash > ~/.local/share/bash-completion/completions/diffres`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompletionsArgs {
+    /// Shell: bash, zsh, fish, elvish or powershell.
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DemoArgs {
+    /// Output folder (data, runs, figures, report.md).
+    #[arg(long, default_value = "runs/demo")]
+    pub(crate) out: PathBuf,
+    /// Tiny version (4 clips per class, 1 epoch, 25 FPS only): checks the pipeline in seconds.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Seed of the data and the training runs.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub(crate) seed: u64,
+    /// Epochs per run (default 20; 1 with --quick).
+    #[arg(long)]
+    pub(crate) epochs: Option<usize>,
+    /// Synthetic clips per class (default 120; 4 with --quick).
+    #[arg(long)]
+    pub(crate) clips_per_class: Option<usize>,
+    /// No progress bars (warnings are still shown).
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+/// The front end and its reduction (for `train`; `experiment` takes lists instead).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct FrontEndOpts {
+    /// Front end: diffres, avgpool, avgmaxpool, convavgpool, changehopsize, identity.
+    #[arg(long, default_value_t = defaults().frontend)]
+    pub(crate) frontend: FrontEndKind,
+    /// Fraction of frames removed (delta), in (0, 1): 0.75 keeps 25%.
+    #[arg(long, default_value_t = defaults().reduction)]
+    pub(crate) reduction: f64,
+}
+
+/// Dataset, classifier and optimisation options.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct TrainOpts {
+    /// Dataset: a folder (one sub-folder per class, ESC-50, Speech Commands or FSDD layout) or a CSV manifest.
+    /// With --resume it may be left out: the run's config.json has it.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Dataset layout: auto, folders, csv, esc50, speech-commands, fsdd, audioset, fsd50k, nsynth.
+    #[arg(long, default_value_t = defaults().format)]
+    pub(crate) format: Format,
+    /// Validation fraction (for layouts without an official validation split).
+    #[arg(long, default_value_t = defaults().val_fraction)]
+    pub(crate) val_fraction: f64,
+    /// Test fraction (for layouts without an official test split).
+    #[arg(long, default_value_t = defaults().test_fraction)]
+    pub(crate) test_fraction: f64,
+    /// ESC-50 test fold (1-5).
+    #[arg(long)]
+    pub(crate) fold: Option<u32>,
+    /// Spectrogram hop in milliseconds (1-40).
+    #[arg(long, default_value_t = defaults().hop_ms)]
+    pub(crate) hop_ms: f32,
+    /// Mel bins.
+    #[arg(long, default_value_t = defaults().mels)]
+    pub(crate) mels: usize,
+    /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
+    /// or reference (the authors' rule, for comparison).
+    #[arg(long, default_value_t = defaults().score_norm)]
+    pub(crate) score_norm: ScoreNormalization,
+    /// DiffRes importance-network dilation growth: 1 = the paper's 41-frame receptive field,
+    /// 2 widens it to 125 frames (useful at 1 ms hops).
+    #[arg(long, default_value_t = defaults().dilation)]
+    pub(crate) dilation: usize,
+    /// DiffRes guide loss: frames below this fraction of the clip's loudest frame's energy
+    /// count as empty (the paper's epsilon).
+    #[arg(long, default_value_t = defaults().empty_eps)]
+    pub(crate) empty_eps: f64,
+    /// Frames per clip (pad or crop); default: the longest training clip (at most 3000).
+    #[arg(long)]
+    pub(crate) frames: Option<usize>,
+    /// Give the front end each clip's true length (padding is ignored, not treated as signal).
+    #[arg(long)]
+    pub(crate) variable_length: bool,
+    /// Classifier: cnn, efficientnet-b0, efficientnet-b2.
+    #[arg(long, default_value_t = defaults().model)]
+    pub(crate) model: ClassifierKind,
+    /// Width of the compact CNN's first block.
+    #[arg(long, default_value_t = defaults().cnn_width)]
+    pub(crate) cnn_width: usize,
+    /// Initial classifier weights (safetensors).
+    #[arg(long)]
+    pub(crate) init: Option<PathBuf>,
+    /// Epochs.
+    #[arg(long, default_value_t = defaults().epochs)]
+    pub(crate) epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = defaults().batch_size)]
+    pub(crate) batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = defaults().lr)]
+    pub(crate) lr: f64,
+    /// Step schedule START,GAMMA,EVERY (e.g. 25,0.9,1: from epoch 25, x0.9 every epoch).
+    #[arg(long)]
+    pub(crate) lr_schedule: Option<LrSchedule>,
+    /// Seed of everything random.
+    #[arg(long, default_value_t = defaults().seed)]
+    pub(crate) seed: u64,
+    /// SpecAugment (frequency masks up to 37.5%, time masks up to 50%).
+    #[arg(long)]
+    pub(crate) specaugment: bool,
+    /// Mixup with probability 0.5.
+    #[arg(long)]
+    pub(crate) mixup: bool,
+    /// Weight of DiffRes's guide loss.
+    #[arg(long, default_value_t = defaults().guide_weight)]
+    pub(crate) guide_weight: f64,
+    /// Class re-balancing sampler: on, off, or auto (on for multi-label data).
+    #[arg(long, default_value_t = Balance::from(defaults().balance))]
+    pub(crate) balance: Balance,
+    /// Fail on the first unreadable audio file instead of skipping it.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Device: cpu, or wgpu / vulkan in a build with that cargo feature.
+    #[arg(long, default_value_t = defaults().device)]
+    pub(crate) device: ComputeDevice,
+    /// Feature cache folder (default ~/.cache/diffres); "none" disables it.
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Read features from the feature cache batch by batch instead of holding them in memory
+    /// (chosen by itself for datasets with more than 4 GiB of features).
+    #[arg(long)]
+    pub(crate) stream: bool,
+    /// No progress bars (warnings are still shown).
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TrainArgs {
+    #[command(flatten)]
+    pub(crate) frontend: FrontEndOpts,
+    #[command(flatten)]
+    pub(crate) opts: TrainOpts,
+    /// Run folder (config.json, metrics.jsonl, results.json, checkpoints, curves).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Continue a killed run in --out from its last finished epoch. Alone (without --data) it
+    /// continues the run as its config.json says; --epochs may raise the epoch count.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// ESC-50: 5-fold cross-validation, one run per test fold in --out/fold-K, and the mean and
+    /// standard deviation in --out/cv.json.
+    #[arg(long)]
+    pub(crate) cv: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct EvalArgs {
+    /// Run folder written by `diffres train`.
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// Evaluate on this dataset instead of the run's own test split.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Print the metrics as JSON on stdout (the summary line goes to stderr either way).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// No progress bars (warnings are still shown).
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PredictArgs {
+    /// Run folder written by `diffres train`.
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// Audio files (WAV, FLAC, OGG, MP3) or folders of them (searched recursively). Files of
+    /// any length: a window of the run's training length slides over each whole file.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Labels per file (and per window), most probable first.
+    #[arg(long, default_value_t = DEFAULT_TOP_K as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) top_k: u64,
+    /// Report every label scoring at least this probability instead of the top k (for
+    /// multi-label runs).
+    #[arg(long)]
+    pub(crate) threshold: Option<f32>,
+    /// Seconds between window starts (default: half the run's window).
+    #[arg(long)]
+    pub(crate) window_hop: Option<f64>,
+    /// Print JSON objects ({file, duration_s, labels: [{label, score}], windows: [{start_s,
+    /// end_s, labels}]}) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VisualizeArgs {
+    /// Run folder written by `diffres train`.
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// Audio files to draw (each whole, or the part --start/--end chooses).
+    pub(crate) files: Vec<PathBuf>,
+    /// Start of the part to draw, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) start: f64,
+    /// End of the part to draw, in seconds (default: the end of the file).
+    #[arg(long)]
+    pub(crate) end: Option<f64>,
+    /// Output folder for the PNGs.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExperimentArgs {
+    #[command(flatten)]
+    pub(crate) opts: TrainOpts,
+    /// Front ends to compare, comma-separated (the identity baseline is always included).
+    #[arg(long, default_value = "diffres,avgpool,changehopsize,convavgpool")]
+    pub(crate) frontends: String,
+    /// Reductions, comma-separated.
+    #[arg(long, default_value = "0.25,0.5,0.75")]
+    pub(crate) reductions: String,
+    /// Seeds per cell (seed, seed+1, ...).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) seeds: usize,
+    /// ESC-50: run the grid once per test fold (in --out/fold-K) and report the mean over
+    /// folds and seeds in --out/table.md.
+    #[arg(long)]
+    pub(crate) cv: bool,
+    /// Output folder (one run folder per cell, table.md, table.csv, table.png).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SynthArgs {
+    /// Output folder.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Clips per class.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) clips_per_class: usize,
+    /// Clip length in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) seconds: f32,
+    /// Seed.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub(crate) seed: u64,
+    /// Signal-to-noise range of the events in dB, as LOW,HIGH.
+    #[arg(long, default_value = "0,20")]
+    pub(crate) snr_db: String,
+}
+
+impl TrainOpts {
+    /// The training configuration for `frontend` (a `train` run, or one cell of an experiment).
+    pub(crate) fn config(&self, frontend: &FrontEndOpts) -> Result<TrainConfig> {
+        let Some(data) = &self.data else {
+            bail!("--data is required (it may be left out only with --resume)");
+        };
+        let config = TrainConfig {
+            data: data.clone(),
+            score_norm: self.score_norm,
+            dilation: self.dilation,
+            empty_eps: self.empty_eps,
+            format: self.format,
+            val_fraction: self.val_fraction,
+            test_fraction: self.test_fraction,
+            fold: self.fold,
+            frontend: frontend.frontend,
+            reduction: if frontend.frontend == FrontEndKind::Identity {
+                0.0
+            } else {
+                frontend.reduction
+            },
+            hop_ms: self.hop_ms,
+            mels: self.mels,
+            frames: self.frames,
+            variable_length: self.variable_length,
+            model: self.model,
+            cnn_width: self.cnn_width,
+            init: self.init.clone(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            lr_schedule: self.lr_schedule,
+            seed: self.seed,
+            specaugment: self.specaugment,
+            mixup: self.mixup,
+            guide_weight: self.guide_weight,
+            balance: self.balance.into(),
+            strict: self.strict,
+            device: self.device,
+            stream: self.stream,
+            ..TrainConfig::default()
+        };
+        config.validate()?;
+        if !data.exists() {
+            bail!("dataset {} does not exist", data.display());
+        }
+        // Runs remember their dataset by an absolute path, so `eval` works from anywhere.
+        let data =
+            std::fs::canonicalize(data).with_context(|| format!("dataset {}", data.display()))?;
+        Ok(TrainConfig { data, ..config })
+    }
+
+    pub(crate) fn cache(&self) -> Option<PathBuf> {
+        match &self.cache_dir {
+            Some(p) if p.as_os_str() == "none" => None,
+            Some(p) => Some(p.clone()),
+            None => Some(diffres_train::data::default_cache_dir()),
+        }
+    }
+}
+
+/// The single source of every training option's default.
+pub(crate) fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
