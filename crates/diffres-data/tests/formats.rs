@@ -357,6 +357,18 @@ fn esc50_errors() {
             "{e}"
         );
     }
+    // A fold the metadata has is a test fold, even past 5 (a 10-fold derived set).
+    let meta = fs::read_to_string(dir.path().join("meta/esc50.csv")).unwrap();
+    let tenfold = meta.replace(",5,0,dog,", ",10,0,dog,");
+    write(&dir.path().join("meta/esc50.csv"), &tenfold);
+    let o = LoadOptions {
+        fold: Some(10),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        load_dataset(dir.path(), &o).unwrap().split_len(Split::Test),
+        4
+    );
     fs::remove_file(dir.path().join("audio/3-11-A-1.wav")).unwrap();
     let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
     assert!(matches!(e, DataError::MissingFile { .. }), "{e}");
