@@ -9,9 +9,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cache::{encode_entry, read_cache, CacheRead};
 use crate::decode::{load_audio_with, regular_file_metadata, DecodeOptions};
 use crate::error::{AudioError, Result};
+use crate::kaldi::{KaldiFbank, KaldiFbankConfig};
 use crate::mel::{LogMel, LogMelConfig, LogMelSpec};
+use crate::spectrogram::{FeatureKind, Normalization};
 use crate::warning::AudioWarning;
 
 /// Magic bytes at the start of a cache file.
@@ -22,25 +25,66 @@ pub const CACHE_MAGIC: [u8; 8] = *b"DRESMEL\0";
 pub const CACHE_VERSION: u32 = 2;
 /// Bytes before the payload: magic, version, frames, n_mels, SHA-256.
 pub const CACHE_HEADER_LEN: usize = 8 + 4 + 8 + 4 + 32;
-/// Offset of the SHA-256 field in the header.
-const CHECKSUM_AT: usize = 24;
-
-// Tags of the warning records in a cache entry (see `FeatureExtractor`).
-const TAG_TRUNCATED: u8 = 1;
-const TAG_DECODE_STOPPED: u8 = 2;
-const TAG_CORRUPT_PACKETS: u8 = 3;
-
-/// Configuration of feature extraction: log-mel parameters and the output length. (Named
-/// apart from `diffres::FrontEndConfig`, the temporal front end that consumes these features.)
+/// Configuration of feature extraction: the spectrogram, its normalisation and the output
+/// length. (Named apart from `diffres::FrontEndConfig`, the temporal front end that consumes
+/// these features.)
 ///
-/// The default is the default [`LogMelConfig`] with variable length (`frames: None`).
+/// The default is the default [`LogMelConfig`] with variable length (`frames: None`), no
+/// normalisation. `kind` and `normalize` default when absent from JSON, so configurations
+/// written before they existed still read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeatureConfig {
-    /// Log-mel parameters; `log_mel.sample_rate` is also the rate files are resampled to.
+    /// Log-mel parameters; `log_mel.sample_rate` is also the rate files are resampled to. For
+    /// [`FeatureKind::Kaldi`] its sample rate, bins, window and hop are the Kaldi filterbank's
+    /// ([`KaldiFbankConfig::from_log_mel`]).
     pub log_mel: LogMelConfig,
-    /// `Some(n)`: pad (with silence, `ln(log_floor)`) or crop every clip to `n` frames.
+    /// `Some(n)`: pad (with [`FeatureConfig::pad_value`]) or crop every clip to `n` frames.
     /// `None`: variable length, the true number of frames.
     pub frames: Option<usize>,
+    /// librosa-style log-mel or Kaldi filterbank.
+    #[serde(default)]
+    pub kind: FeatureKind,
+    /// `(x - mean) / (2 std)` on every value, padding included (PSLA's normalisation).
+    #[serde(default)]
+    pub normalize: Option<Normalization>,
+}
+
+impl FeatureConfig {
+    /// The value padding frames get: silence for log-mel (`ln(log_floor)`), 0 for Kaldi
+    /// filterbanks (PSLA pads its fbank with zeros), normalised like every other value.
+    pub fn pad_value(&self) -> f32 {
+        let raw = match self.kind {
+            FeatureKind::LogMel => self.log_mel.silence_value(),
+            FeatureKind::Kaldi => 0.0,
+        };
+        self.normalize.map_or(raw, |n| n.apply(raw))
+    }
+
+    /// Frames computed for `n` samples (before padding or cropping to `frames`).
+    pub fn num_frames(&self, n: usize) -> usize {
+        match self.kind {
+            FeatureKind::LogMel => self.log_mel.num_frames(n),
+            FeatureKind::Kaldi => KaldiFbankConfig::from_log_mel(&self.log_mel).num_frames(n),
+        }
+    }
+
+    /// Checks the spectrogram settings and the normalisation.
+    ///
+    /// # Errors
+    /// [`AudioError::InvalidConfig`] naming the bad setting.
+    pub fn validate(&self) -> Result<()> {
+        self.log_mel.validate()?;
+        if self.kind == FeatureKind::Kaldi {
+            KaldiFbankConfig::from_log_mel(&self.log_mel).validate()?;
+        }
+        if let Some(n) = &self.normalize {
+            n.validate()?;
+        }
+        if self.frames == Some(0) {
+            return Err(AudioError::InvalidConfig("frames must be positive".into()));
+        }
+        Ok(())
+    }
 }
 
 /// Features of one clip.
@@ -60,10 +104,11 @@ pub struct Features {
 ///
 /// # Cache
 ///
-/// The cache stores the full (un-padded) log-mel of each file, and the warnings its decoding
-/// gave, under a key made of the file's canonical path, size and modification time,
-/// [`CACHE_VERSION`] and the SHA-256 of the `log_mel` config's JSON. `frames` is applied after
-/// loading, so changing only `frames` reuses the cache.
+/// The cache stores the full (un-padded, un-normalised) spectrogram of each file, and the
+/// warnings its decoding gave, under a key made of the file's canonical path, size and
+/// modification time, [`CACHE_VERSION`] and the SHA-256 of the `log_mel` config's JSON (with
+/// the feature kind for Kaldi filterbanks, so that the two kinds never share an entry).
+/// `frames` and `normalize` are applied after loading, so changing only them reuses the cache.
 ///
 /// Entry `<cache_dir>/<key>.mel`, little endian (version 2):
 ///
@@ -109,6 +154,7 @@ pub struct Features {
 pub struct FeatureExtractor {
     cfg: FeatureConfig,
     mel: LogMel,
+    kaldi: Option<KaldiFbank>,
     cache_dir: Option<PathBuf>,
     cache_warning: Option<AudioWarning>,
     decode: DecodeOptions,
@@ -123,27 +169,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What [`read_cache`] found.
-#[derive(Debug)]
-enum CacheRead {
-    /// A valid entry.
-    Hit(LogMelSpec, Vec<AudioWarning>),
-    /// No entry, or one that cannot be read (not counted as damage: nothing to repair).
-    Missing,
-    /// An entry that fails validation: recomputed and overwritten.
-    Damaged,
-}
-
 impl FeatureExtractor {
     /// Validate the config and set up the cache directory (created if missing).
     ///
     /// Errors only for an invalid config. A cache directory that cannot be created disables
     /// the cache instead of failing: see [`cache_warning`](Self::cache_warning).
     pub fn new(cfg: FeatureConfig, cache_dir: Option<PathBuf>) -> Result<Self> {
+        cfg.validate()?;
         let mel = LogMel::new(cfg.log_mel.clone())?;
-        if cfg.frames == Some(0) {
-            return Err(AudioError::InvalidConfig("frames must be positive".into()));
-        }
+        let kaldi = match cfg.kind {
+            FeatureKind::LogMel => None,
+            FeatureKind::Kaldi => Some(KaldiFbank::new(KaldiFbankConfig::from_log_mel(
+                &cfg.log_mel,
+            ))?),
+        };
         let mut cache_warning = None;
         let cache_dir = match cache_dir {
             Some(dir) => match fs::create_dir_all(&dir) {
@@ -158,12 +197,17 @@ impl FeatureExtractor {
             },
             None => None,
         };
-        let json = serde_json::to_string(&cfg.log_mel)
+        let mut json = serde_json::to_string(&cfg.log_mel)
             .map_err(|e| AudioError::InvalidConfig(format!("cannot serialise config: {e}")))?;
+        // Log-mel entries keep the keys they had before Kaldi features existed.
+        if cfg.kind != FeatureKind::LogMel {
+            json.push_str(&format!("|features={}", cfg.kind));
+        }
         let config_hash = hex(&Sha256::digest(json.as_bytes()));
         Ok(Self {
             cfg,
             mel,
+            kaldi,
             cache_dir,
             cache_warning,
             decode: DecodeOptions::default(),
@@ -187,9 +231,17 @@ impl FeatureExtractor {
         &self.cfg
     }
 
-    /// The log-mel extractor.
+    /// The log-mel extractor (its settings also give the Kaldi filterbank's).
     pub fn log_mel(&self) -> &LogMel {
         &self.mel
+    }
+
+    /// The spectrogram of the configured kind, before normalisation and length fitting.
+    fn spectrogram(&self, samples: &[f32]) -> Result<LogMelSpec> {
+        match &self.kaldi {
+            Some(kaldi) => kaldi.log_fbank(samples),
+            None => self.mel.log_mel(samples),
+        }
     }
 
     /// The decode options used for files.
@@ -227,7 +279,7 @@ impl FeatureExtractor {
     }
 
     /// The cache key of `path` under this config (hex SHA-256), from the canonical path, the
-    /// file size and modification time, the cache version and the log-mel config.
+    /// file size and modification time, the cache version, the log-mel config and the kind.
     pub fn cache_key(&self, path: &Path) -> Result<String> {
         let meta = regular_file_metadata(path)?;
         let canon = fs::canonicalize(path).map_err(|source| AudioError::Io {
@@ -259,7 +311,10 @@ impl FeatureExtractor {
         }
     }
 
-    fn finish(&self, spec: LogMelSpec, warnings: Vec<AudioWarning>) -> Features {
+    fn finish(&self, mut spec: LogMelSpec, warnings: Vec<AudioWarning>) -> Features {
+        if let Some(n) = &self.cfg.normalize {
+            n.apply_all(&mut spec.data);
+        }
         match self.cfg.frames {
             None => Features {
                 valid_frames: spec.frames,
@@ -267,7 +322,7 @@ impl FeatureExtractor {
                 warnings,
             },
             Some(n) => {
-                let (spec, valid_frames) = spec.fit_frames(n, self.cfg.log_mel.silence_value());
+                let (spec, valid_frames) = spec.fit_frames(n, self.cfg.pad_value());
                 Features {
                     spec,
                     valid_frames,
@@ -298,8 +353,7 @@ impl FeatureExtractor {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let audio = load_audio_with(path, self.cfg.log_mel.sample_rate, &self.decode)?;
         let spec = self
-            .mel
-            .log_mel(&audio.samples)
+            .spectrogram(&audio.samples)
             .map_err(|e| e.with_path(path))?;
         let mut warnings = audio.warnings;
         if let Some(entry) = &entry {
@@ -315,7 +369,7 @@ impl FeatureExtractor {
 
     /// Features of samples already at the config's sample rate (no cache, no warnings).
     pub fn extract_samples(&self, samples: &[f32]) -> Result<Features> {
-        Ok(self.finish(self.mel.log_mel(samples)?, Vec::new()))
+        Ok(self.finish(self.spectrogram(samples)?, Vec::new()))
     }
 
     /// Extract many files in parallel (rayon; uses the current rayon pool). One result per
@@ -371,263 +425,5 @@ impl FeatureExtractor {
             let _ = fs::remove_file(&tmp);
             e.to_string()
         })
-    }
-}
-
-fn put_text(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// The bytes of a cache entry (layout in the [`FeatureExtractor`] docs).
-fn encode_entry(spec: &LogMelSpec, warnings: &[AudioWarning]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(spec.data.len() * 4 + 4);
-    for v in &spec.data {
-        payload.extend_from_slice(&v.to_le_bytes());
-    }
-    let stored: Vec<&AudioWarning> = warnings
-        .iter()
-        .filter(|w| !matches!(w, AudioWarning::CacheNotWritable { .. }))
-        .collect();
-    payload.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-    for w in stored {
-        match w {
-            AudioWarning::Truncated {
-                declared_frames,
-                decoded_frames,
-                sample_rate,
-                ..
-            } => {
-                payload.push(TAG_TRUNCATED);
-                payload.extend_from_slice(&declared_frames.to_le_bytes());
-                payload.extend_from_slice(&decoded_frames.to_le_bytes());
-                payload.extend_from_slice(&sample_rate.to_le_bytes());
-            }
-            AudioWarning::DecodeStopped {
-                decoded_frames,
-                reason,
-                ..
-            } => {
-                payload.push(TAG_DECODE_STOPPED);
-                payload.extend_from_slice(&decoded_frames.to_le_bytes());
-                put_text(&mut payload, reason);
-            }
-            AudioWarning::CorruptPackets {
-                skipped,
-                last_error,
-                ..
-            } => {
-                payload.push(TAG_CORRUPT_PACKETS);
-                payload.extend_from_slice(&skipped.to_le_bytes());
-                put_text(&mut payload, last_error);
-            }
-            AudioWarning::CacheNotWritable { .. } => {}
-        }
-    }
-    let mut bytes = Vec::with_capacity(CACHE_HEADER_LEN + payload.len());
-    bytes.extend_from_slice(&CACHE_MAGIC);
-    bytes.extend_from_slice(&CACHE_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&(spec.frames as u64).to_le_bytes());
-    bytes.extend_from_slice(&(spec.n_mels as u32).to_le_bytes());
-    bytes.extend_from_slice(&Sha256::digest(&payload));
-    bytes.extend_from_slice(&payload);
-    bytes
-}
-
-/// A cursor over the warning records; every read is bounds-checked (`None` past the end).
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn text(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-}
-
-/// The warning records of a payload tail; `None` unless they parse and end exactly at the end.
-/// Warnings get an empty path; the caller sets the real one.
-fn decode_warnings(tail: &[u8]) -> Option<Vec<AudioWarning>> {
-    let mut c = Cursor(tail);
-    let count = c.u32()?;
-    let mut out = Vec::new();
-    for _ in 0..count {
-        let path = PathBuf::new();
-        let w = match c.u8()? {
-            TAG_TRUNCATED => AudioWarning::Truncated {
-                path,
-                declared_frames: c.u64()?,
-                decoded_frames: c.u64()?,
-                sample_rate: c.u32()?,
-            },
-            TAG_DECODE_STOPPED => AudioWarning::DecodeStopped {
-                path,
-                decoded_frames: c.u64()?,
-                reason: c.text()?,
-            },
-            TAG_CORRUPT_PACKETS => AudioWarning::CorruptPackets {
-                path,
-                skipped: c.u64()?,
-                last_error: c.text()?,
-            },
-            _ => return None,
-        };
-        out.push(w);
-    }
-    c.0.is_empty().then_some(out)
-}
-
-/// Read and verify a cache entry (layout in the [`FeatureExtractor`] docs).
-fn read_cache(entry: &Path, n_mels: usize) -> CacheRead {
-    let Ok(bytes) = fs::read(entry) else {
-        return CacheRead::Missing;
-    };
-    if bytes.len() < 12 || bytes[..8] != CACHE_MAGIC {
-        return CacheRead::Damaged;
-    }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != CACHE_VERSION {
-        // The key covers the version, so another version under this key is damage.
-        return CacheRead::Damaged;
-    }
-    if bytes.len() < CACHE_HEADER_LEN {
-        return CacheRead::Damaged;
-    }
-    let payload = &bytes[CACHE_HEADER_LEN..];
-    if Sha256::digest(payload)[..] != bytes[CHECKSUM_AT..CACHE_HEADER_LEN] {
-        return CacheRead::Damaged;
-    }
-    let mut frames = [0u8; 8];
-    frames.copy_from_slice(&bytes[12..20]);
-    let frames = u64::from_le_bytes(frames);
-    let mels = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]) as usize;
-    if mels != n_mels {
-        // n_mels is part of the key (via the config hash), so a different value under this
-        // key is damage, not an entry of another config.
-        return CacheRead::Damaged;
-    }
-    let Some(body_len) = usize::try_from(frames)
-        .ok()
-        .and_then(|f| f.checked_mul(mels)?.checked_mul(4))
-    else {
-        return CacheRead::Damaged;
-    };
-    if frames == 0 || payload.len() < body_len {
-        return CacheRead::Damaged;
-    }
-    let (body, tail) = payload.split_at(body_len);
-    let Some(warnings) = decode_warnings(tail) else {
-        return CacheRead::Damaged;
-    };
-    let data = body
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    CacheRead::Hit(
-        LogMelSpec {
-            frames: frames as usize,
-            n_mels: mels,
-            data,
-        },
-        warnings,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec() -> LogMelSpec {
-        LogMelSpec {
-            frames: 3,
-            n_mels: 2,
-            data: vec![0.5, -1.0, 2.0, -13.8, 0.0, 7.25],
-        }
-    }
-
-    fn warnings() -> Vec<AudioWarning> {
-        vec![
-            AudioWarning::Truncated {
-                path: PathBuf::new(),
-                declared_frames: 160_000,
-                decoded_frames: 1_600,
-                sample_rate: 16_000,
-            },
-            AudioWarning::DecodeStopped {
-                path: PathBuf::new(),
-                decoded_frames: 9,
-                reason: "read error: ünïcode".into(),
-            },
-            AudioWarning::CorruptPackets {
-                path: PathBuf::new(),
-                skipped: 2,
-                last_error: "mp3: invalid main_data_begin".into(),
-            },
-        ]
-    }
-
-    fn read_bytes(bytes: &[u8]) -> CacheRead {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("e.mel");
-        fs::write(&p, bytes).unwrap();
-        read_cache(&p, 2)
-    }
-
-    #[test]
-    fn entry_round_trip_with_warnings() {
-        let mut ws = warnings();
-        ws.push(AudioWarning::CacheNotWritable {
-            path: "x".into(),
-            reason: "y".into(),
-        });
-        let bytes = encode_entry(&spec(), &ws);
-        // Header, 6 f32, warning count, then the records: tag + fields, texts of 21 bytes
-        // ("ü" and "ï" are 2 bytes each) and 28 bytes.
-        assert_eq!(
-            bytes.len(),
-            56 + 6 * 4 + 4 + (1 + 8 + 8 + 4) + (1 + 8 + 4 + 21) + (1 + 8 + 4 + 28)
-        );
-        assert_eq!(&bytes[24..56], &Sha256::digest(&bytes[56..])[..]);
-        match read_bytes(&bytes) {
-            // Cache warnings are not stored; the others come back in order.
-            CacheRead::Hit(s, w) => assert_eq!((s, w), (spec(), warnings())),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn every_single_byte_flip_is_detected() {
-        let bytes = encode_entry(&spec(), &warnings());
-        for i in 0..bytes.len() {
-            let mut b = bytes.clone();
-            b[i] ^= 0x10;
-            let r = read_bytes(&b);
-            assert!(matches!(r, CacheRead::Damaged), "flip at byte {i}: {r:?}");
-        }
-        for cut in [0, 5, 12, 55, 56, 60, bytes.len() - 1] {
-            assert!(
-                matches!(read_bytes(&bytes[..cut]), CacheRead::Damaged),
-                "cut {cut}"
-            );
-        }
-        let mut longer = bytes.clone();
-        longer.push(0);
-        assert!(matches!(read_bytes(&longer), CacheRead::Damaged));
     }
 }

@@ -90,6 +90,7 @@
 //! let cfg = FeatureConfig {
 //!     log_mel: LogMelConfig::default().with_hop_ms(1.0),
 //!     frames: Some(100),
+//!     ..Default::default()
 //! };
 //! let fx = FeatureExtractor::new(cfg, None).unwrap();
 //! let f = fx.extract_samples(&tone[..800]).unwrap();
@@ -98,11 +99,14 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod decode;
 pub mod error;
 pub mod features;
+pub mod kaldi;
 pub mod mel;
 pub mod resample;
+pub mod spectrogram;
 pub mod warning;
 
 pub use decode::{
@@ -113,9 +117,11 @@ pub use error::{AudioError, FileKind, Result};
 pub use features::{
     FeatureConfig, FeatureExtractor, Features, CACHE_HEADER_LEN, CACHE_MAGIC, CACHE_VERSION,
 };
+pub use kaldi::{hann_symmetric, kaldi_filterbank, kaldi_mel_f32, KaldiFbank, KaldiFbankConfig};
 pub use mel::{
     hann_periodic, mel_band_edges, mel_filterbank, LogMel, LogMelConfig, LogMelSpec, MelNorm,
     MelScale, PadMode,
 };
 pub use resample::{resample, resampled_len};
+pub use spectrogram::{FeatureKind, Normalization};
 pub use warning::AudioWarning;

@@ -200,7 +200,8 @@ fn invalid_configs_are_rejected() {
         assert!(FeatureExtractor::new(
             FeatureConfig {
                 log_mel: c,
-                frames: None
+                frames: None,
+                ..Default::default()
             },
             None
         )
@@ -209,7 +210,8 @@ fn invalid_configs_are_rejected() {
     assert!(FeatureExtractor::new(
         FeatureConfig {
             log_mel: LogMelConfig::default(),
-            frames: Some(0)
+            frames: Some(0),
+            ..Default::default()
         },
         None
     )

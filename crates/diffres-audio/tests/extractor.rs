@@ -84,6 +84,7 @@ fn cache_round_trip() {
     let other = FeatureConfig {
         log_mel: LogMelConfig::default().with_hop_ms(1.0),
         frames: None,
+        ..Default::default()
     };
     let fx4 = FeatureExtractor::new(other, Some(cache.clone())).unwrap();
     assert_ne!(
@@ -131,6 +132,7 @@ fn extract_many_parallel_with_progress() {
     let cfg = FeatureConfig {
         log_mel: LogMelConfig::default(),
         frames: Some(8),
+        ..Default::default()
     };
     let fx = FeatureExtractor::new(cfg, Some(t.path().join("c"))).unwrap();
     let calls = AtomicUsize::new(0);
@@ -177,6 +179,7 @@ fn short_clips_are_padded() {
                     FeatureConfig {
                         log_mel: cfg.clone(),
                         frames: Some(30),
+                        ..Default::default()
                     },
                     None,
                 )
@@ -217,6 +220,7 @@ fn config_serde_round_trip() {
     let cfg = FeatureConfig {
         log_mel: LogMelConfig::default().with_hop_ms(1.0).with_n_mels(64),
         frames: Some(1000),
+        ..Default::default()
     };
     let json = serde_json::to_string(&cfg).unwrap();
     assert!(json.contains("\"mel_scale\":\"htk\""), "{json}");

@@ -1,12 +1,76 @@
 //! The multi-head attention pooling of PSLA (Gong et al. 2021, `MHeadAttention`).
 
+use std::fmt;
+use std::str::FromStr;
+
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
 
 /// Lower clamp of the attention weights (PSLA's `epsilon`).
 pub const ATTENTION_EPSILON: f64 = 1e-7;
+
+/// Frequency bins PSLA's `AvgPool2d((4, 1))` averages into the one row its head reads.
+pub const PSLA_FREQUENCY_POOL: usize = 4;
+
+/// What the attention pooling returns. Serialised and parsed as `logits` and `psla`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClassifierHead {
+    /// Class logits: no sigmoid on the classification branch, so the output feeds a softmax
+    /// cross-entropy (single-label) or a sigmoid BCE (multi-label); the mean over every
+    /// frequency bin; TF-style "same" padding in the backbone.
+    #[default]
+    #[serde(rename = "logits")]
+    Logits,
+    /// PSLA's model exactly: a sigmoid on both branches, so the output is probabilities
+    /// (trained with BCE on them); PSLA's `AvgPool2d((4, 1))` frequency pooling (the mean of
+    /// the first 4 frequency bins of the feature map, all of them when there are fewer); and
+    /// `efficientnet_pytorch`'s static "same" padding, computed for its nominal image size
+    /// (224 for B0, 260 for B2) whatever the input. A PSLA checkpoint then gives PSLA's
+    /// outputs.
+    #[serde(rename = "psla")]
+    Psla,
+}
+
+impl ClassifierHead {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassifierHead::Logits => "logits",
+            ClassifierHead::Psla => "psla",
+        }
+    }
+
+    /// Whether the classifier's output is probabilities (else logits).
+    pub fn outputs_probabilities(self) -> bool {
+        self == ClassifierHead::Psla
+    }
+}
+
+impl fmt::Display for ClassifierHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ClassifierHead {
+    type Err = ModelError;
+
+    /// `logits` or `psla`, case-insensitive.
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "logits" => Ok(ClassifierHead::Logits),
+            "psla" => Ok(ClassifierHead::Psla),
+            other => Err(ModelError::Config(format!(
+                "head '{other}': expected logits or psla"
+            ))),
+        }
+    }
+}
 
 /// Configuration of [`MHeadAttention`].
 #[derive(Config, Debug)]
@@ -18,6 +82,9 @@ pub struct MHeadAttentionConfig {
     /// Number of heads (PSLA uses 4).
     #[config(default = 4)]
     pub heads: usize,
+    /// Logits (ours) or probabilities (PSLA's).
+    #[config(default = "ClassifierHead::Logits")]
+    pub head: ClassifierHead,
 }
 
 impl MHeadAttentionConfig {
@@ -42,11 +109,13 @@ impl MHeadAttentionConfig {
                 1.0 / self.heads as f64,
                 device,
             )),
+            head: self.head,
         }
     }
 }
 
-/// PSLA's multi-head attention pooling, returning class **logits**.
+/// PSLA's multi-head attention pooling, returning class **logits** (or, with
+/// [`ClassifierHead::Psla`], PSLA's probabilities).
 ///
 /// For a feature map `[B, C, t', F']` the layer takes the mean over frequency, `h: [B, C, t']`,
 /// and for each head `i`:
@@ -65,11 +134,17 @@ impl MHeadAttentionConfig {
 /// time, the head weights) follows PSLA. PSLA also averages frequency with `AvgPool2d((4, 1))`
 /// on its 4 remaining bins; the mean over frequency is the same for that input and also works
 /// for any other number of bins.
+///
+/// [`ClassifierHead::Psla`] removes both deviations: a sigmoid on `cla` and PSLA's frequency
+/// pooling. PSLA's `att`/`cla` are 1x1 convolutions `[classes, C, 1, 1]`; here they are
+/// [`Linear`] layers with weights `[C, classes]` (the same numbers, transposed).
 #[derive(Module, Debug)]
 pub struct MHeadAttention {
-    att: Vec<Linear>,
-    cla: Vec<Linear>,
-    head_weight: Param<Tensor<1>>,
+    pub(crate) att: Vec<Linear>,
+    pub(crate) cla: Vec<Linear>,
+    pub(crate) head_weight: Param<Tensor<1>>,
+    #[module(skip)]
+    head: ClassifierHead,
 }
 
 impl MHeadAttention {
@@ -79,7 +154,14 @@ impl MHeadAttention {
     /// - `x`: `[B, C, t', F']`
     /// - output: `[B, n_classes]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let [batch, channels, time, _] = x.dims();
+        let [batch, channels, time, freq] = x.dims();
+        let x = match self.head {
+            // PSLA's AvgPool2d((4, 1)) keeps floor(F' / 4) rows and its head reads row 0.
+            ClassifierHead::Psla if freq > PSLA_FREQUENCY_POOL => {
+                x.narrow(3, 0, PSLA_FREQUENCY_POOL)
+            }
+            _ => x,
+        };
         self.forward_sequence(x.mean_dim(3).reshape([batch, channels, time]))
     }
 
@@ -97,7 +179,10 @@ impl MHeadAttention {
             let a =
                 sigmoid(att.forward(h.clone())).clamp(ATTENTION_EPSILON, 1.0 - ATTENTION_EPSILON); // [B, t', K]
             let norm = a.clone() / a.sum_dim(1); // normalised over time
-            let logits = cla.forward(h.clone()); // [B, t', K]
+            let logits = match self.head {
+                ClassifierHead::Logits => cla.forward(h.clone()),
+                ClassifierHead::Psla => sigmoid(cla.forward(h.clone())),
+            }; // [B, t', K]
             let w = weights.clone().narrow(0, i, 1).reshape([1, 1, 1]);
             let head = (norm * logits).sum_dim(1) * w; // [B, 1, K]
             out = Some(match out {
@@ -113,6 +198,11 @@ impl MHeadAttention {
     /// Number of heads.
     pub fn heads(&self) -> usize {
         self.att.len()
+    }
+
+    /// Logits or probabilities.
+    pub fn head(&self) -> ClassifierHead {
+        self.head
     }
 }
 

@@ -8,18 +8,28 @@
 //! `blocks.N.depthwise_conv`, ...), so a converted PyTorch checkpoint maps by renaming.
 //!
 //! PSLA removes the ImageNet classifier (`_fc`) and pools the head's feature map with
-//! [`MHeadAttention`]; so do we. Trained from scratch here: no pretrained weights are
-//! bundled, but [`crate::load_weights`] can initialise from a safetensors file.
+//! [`MHeadAttention`]; so do we. No pretrained weights are bundled, but [`crate::load_weights`]
+//! initialises from a safetensors file and [`crate::psla`] from PSLA's and
+//! `efficientnet_pytorch`'s PyTorch checkpoints.
+//!
+//! Padding: by default TF-style "same" padding computed from each input ("dynamic", as
+//! `efficientnet_pytorch` does without an image size). With [`ClassifierHead::Psla`] the
+//! padding of the stride-2 convolutions is `efficientnet_pytorch`'s static padding, computed
+//! once for the nominal image size ([`EfficientNetVariant::image_size`]) whatever the input,
+//! as in the models PSLA and the ImageNet weights were trained with; it differs from the
+//! dynamic one where a stage's actual size is odd (B0) or where the nominal one is (B2).
+//! Stride-1 convolutions pad `(k - 1) / 2` on each side either way.
 
 use burn::module::{Flag, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu};
+use burn::tensor::ops::PadMode;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use crate::attention::{MHeadAttention, MHeadAttentionConfig};
+use crate::attention::{ClassifierHead, MHeadAttention, MHeadAttentionConfig};
 
 /// One stage of the B0 table: (expand ratio, output channels, repeats, stride, kernel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +132,55 @@ impl EfficientNetVariant {
     pub fn head_channels(self) -> usize {
         round_filters(HEAD_CHANNELS, self.coefficients().0)
     }
+
+    /// `efficientnet_pytorch`'s nominal image size (224 for B0, 260 for B2), from which its
+    /// static padding is computed.
+    pub fn image_size(self) -> usize {
+        match self {
+            EfficientNetVariant::B0 => 224,
+            EfficientNetVariant::B2 => 260,
+        }
+    }
+}
+
+/// The zero padding `efficientnet_pytorch`'s `Conv2dStaticSamePadding` applies around a
+/// stride-2 convolution, computed for the nominal image size at that stage: `(before, after)`
+/// on both spatial axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticPad {
+    /// Zeros before (top, left).
+    pub before: usize,
+    /// Zeros after (bottom, right).
+    pub after: usize,
+    kernel: usize,
+}
+
+impl StaticPad {
+    /// The padding of a `kernel` x `kernel`, `stride` convolution at nominal size `size`, or
+    /// `None` for stride 1 (where it equals the dynamic "same" padding).
+    pub fn new(size: usize, kernel: usize, stride: usize) -> Option<Self> {
+        if stride == 1 {
+            return None;
+        }
+        let out = size.div_ceil(stride);
+        let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(size);
+        Some(Self {
+            before: total / 2,
+            after: total - total / 2,
+            kernel,
+        })
+    }
+
+    /// Pads `x` `[B, C, H, W]`. An input too small for the kernel even after padding (PSLA
+    /// would fail there) gets the zeros it needs after, for one output row or column.
+    pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, _, h, w] = x.dims();
+        let after = |n: usize| self.after.max(self.kernel.saturating_sub(n + self.before));
+        x.pad(
+            [(self.before, after(h)), (self.before, after(w))],
+            PadMode::Constant(0.0),
+        )
+    }
 }
 
 /// Scales a channel count by `width` and rounds to a multiple of 8, never more than 10% down
@@ -164,6 +223,9 @@ pub struct EfficientNetConfig {
     /// module is in training mode.
     #[config(default = 0.2)]
     pub drop_connect: f64,
+    /// Logits (ours) or PSLA's probabilities; PSLA's also brings its static padding.
+    #[config(default = "ClassifierHead::Logits")]
+    pub head: ClassifierHead,
 }
 
 impl EfficientNetConfig {
@@ -179,6 +241,10 @@ impl EfficientNetConfig {
         );
         let (width, depth) = self.variant.coefficients();
         let stem = round_filters(STEM_CHANNELS, width);
+        // The nominal size each convolution sees, for static padding (PSLA head only).
+        let mut size = (self.head == ClassifierHead::Psla).then(|| self.variant.image_size());
+        let stem_pad = size.and_then(|s| StaticPad::new(s, 3, 2));
+        size = size.map(|s| s.div_ceil(2));
         let specs: Vec<(usize, usize, usize, usize, usize)> = B0_STAGES
             .iter()
             .scan(stem, |c_in, s| {
@@ -202,13 +268,12 @@ impl EfficientNetConfig {
             .iter()
             .enumerate()
             .map(|(i, &(inp, out, expand, stride, kernel))| {
+                let pad = size.and_then(|s| StaticPad::new(s, kernel, stride));
+                size = size.map(|s| s.div_ceil(stride));
                 MbConv::new(
-                    inp,
-                    out,
-                    expand,
-                    stride,
-                    kernel,
+                    [inp, out, expand, stride, kernel],
                     self.drop_connect * i as f64 / n_blocks as f64,
+                    pad,
                     device,
                 )
             })
@@ -217,19 +282,24 @@ impl EfficientNetConfig {
         let head = self.variant.head_channels();
         EfficientNet {
             backbone: EfficientNetBackbone {
-                conv_stem: conv(self.in_channels, stem, 3, 2, 1, false, device),
+                conv_stem: conv(self.in_channels, stem, 3, 2, 1, false, stem_pad, device),
                 bn0: batch_norm(stem, device),
                 blocks,
-                conv_head: conv(last, head, 1, 1, 1, false, device),
+                conv_head: conv(last, head, 1, 1, 1, false, None, device),
                 bn1: batch_norm(head, device),
+                stem_pad,
             },
             attention: MHeadAttentionConfig::new(head, self.n_classes)
                 .with_heads(self.heads)
+                .with_head(self.head)
                 .init(device),
         }
     }
 }
 
+/// A square convolution with "same" padding, or none when `pad` pads its input (static
+/// padding).
+#[allow(clippy::too_many_arguments)]
 fn conv(
     c_in: usize,
     c_out: usize,
@@ -237,12 +307,17 @@ fn conv(
     stride: usize,
     groups: usize,
     bias: bool,
+    pad: Option<StaticPad>,
     device: &Device,
 ) -> Conv2d {
+    let padding = match pad {
+        Some(_) => PaddingConfig2d::Valid,
+        None => PaddingConfig2d::Same,
+    };
     Conv2dConfig::new([c_in, c_out], [kernel, kernel])
         .with_stride([stride, stride])
         .with_groups(groups)
-        .with_padding(PaddingConfig2d::Same)
+        .with_padding(padding)
         .with_bias(bias)
         .init(device)
 }
@@ -289,23 +364,24 @@ pub struct MbConv {
     bn2: BatchNorm,
     drop_connect: DropConnect,
     residual: bool,
+    /// Static padding of the depthwise convolution (PSLA head, stride 2 only).
+    #[module(skip)]
+    pad: Option<StaticPad>,
 }
 
 impl MbConv {
+    /// `[c_in, c_out, expand, stride, kernel]`.
     fn new(
-        c_in: usize,
-        c_out: usize,
-        expand: usize,
-        stride: usize,
-        kernel: usize,
+        [c_in, c_out, expand, stride, kernel]: [usize; 5],
         drop: f64,
+        pad: Option<StaticPad>,
         device: &Device,
     ) -> Self {
         let hidden = c_in * expand;
         let squeezed = ((c_in as f64 * SE_RATIO) as usize).max(1);
         let (expand_conv, bn0) = if expand != 1 {
             (
-                Some(conv(c_in, hidden, 1, 1, 1, false, device)),
+                Some(conv(c_in, hidden, 1, 1, 1, false, None, device)),
                 Some(batch_norm(hidden, device)),
             )
         } else {
@@ -314,17 +390,18 @@ impl MbConv {
         MbConv {
             expand_conv,
             bn0,
-            depthwise_conv: conv(hidden, hidden, kernel, stride, hidden, false, device),
+            depthwise_conv: conv(hidden, hidden, kernel, stride, hidden, false, pad, device),
             bn1: batch_norm(hidden, device),
-            se_reduce: conv(hidden, squeezed, 1, 1, 1, true, device),
-            se_expand: conv(squeezed, hidden, 1, 1, 1, true, device),
-            project_conv: conv(hidden, c_out, 1, 1, 1, false, device),
+            se_reduce: conv(hidden, squeezed, 1, 1, 1, true, None, device),
+            se_expand: conv(squeezed, hidden, 1, 1, 1, true, None, device),
+            project_conv: conv(hidden, c_out, 1, 1, 1, false, None, device),
             bn2: batch_norm(c_out, device),
             drop_connect: DropConnect {
                 prob: drop,
                 training: Param::from_bool(true),
             },
             residual: stride == 1 && c_in == c_out,
+            pad,
         }
     }
 
@@ -335,6 +412,9 @@ impl MbConv {
         let mut h = x.clone();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
             h = silu(bn.forward(expand.forward(h)));
+        }
+        if let Some(pad) = &self.pad {
+            h = pad.apply(h);
         }
         h = silu(self.bn1.forward(self.depthwise_conv.forward(h)));
         let squeezed = h.clone().mean_dim(2).mean_dim(3); // [B, C, 1, 1]
@@ -359,6 +439,9 @@ pub struct EfficientNetBackbone {
     blocks: Vec<MbConv>,
     conv_head: Conv2d,
     bn1: BatchNorm,
+    /// Static padding of the stem (PSLA head only).
+    #[module(skip)]
+    stem_pad: Option<StaticPad>,
 }
 
 impl EfficientNetBackbone {
@@ -367,7 +450,13 @@ impl EfficientNetBackbone {
     /// # Shapes
     /// - `x`: `[B, C, t, F]`
     /// - output: `[B, 1280 | 1408, t', F']` with `t' = ceil(t / 32)`, `F' = ceil(F / 32)`
+    ///   ("same" padding; with the PSLA head's static padding a stride-2 stage can give
+    ///   `floor(n / 2)` instead, e.g. 100 frames -> 3 rows, as in PSLA)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = match &self.stem_pad {
+            Some(pad) => pad.apply(x),
+            None => x,
+        };
         let mut h = silu(self.bn0.forward(self.conv_stem.forward(x)));
         for block in &self.blocks {
             h = block.forward(h);
@@ -378,6 +467,11 @@ impl EfficientNetBackbone {
     /// Number of MBConv blocks (16 for B0, 23 for B2).
     pub fn num_blocks(&self) -> usize {
         self.blocks.len()
+    }
+
+    /// Input channels of the stem.
+    pub fn in_channels(&self) -> usize {
+        self.conv_stem.weight.dims()[1]
     }
 }
 
@@ -427,6 +521,32 @@ mod tests {
             .collect();
         assert_eq!(reps, [2, 3, 3, 4, 4, 5, 2]);
         assert_eq!(round_filters(40, 1.0), 40);
+    }
+
+    #[test]
+    fn static_padding_matches_efficientnet_pytorch() {
+        // Conv2dStaticSamePadding: pad = max((ceil(i / s) - 1) s + k - i, 0), split low-high.
+        let p = |size, k, s| StaticPad::new(size, k, s).map(|p| (p.before, p.after));
+        assert_eq!(p(224, 3, 2), Some((0, 1)));
+        assert_eq!(p(56, 5, 2), Some((1, 2)));
+        assert_eq!(p(65, 5, 2), Some((2, 2)));
+        assert_eq!(p(33, 3, 2), Some((1, 1)));
+        assert_eq!(p(28, 3, 1), None);
+        // PSLA's B0 on a [1, 1, 128, 100] input: 100 -> 50 -> 25 -> 12 -> 6 -> 3 (dynamic
+        // padding gives 4), 128 -> 4, as its golden features [2, 1280, 4, 3] say.
+        let device = Device::flex();
+        let b0 = EfficientNetConfig::new(EfficientNetVariant::B0, 1, 3)
+            .with_head(ClassifierHead::Psla)
+            .init(&device);
+        let out = b0
+            .backbone()
+            .forward(Tensor::<4>::zeros([1, 1, 100, 128], &device));
+        assert_eq!(out.dims(), [1, 1280, 3, 4]);
+        // Tiny inputs still give one output.
+        for (t, f) in [(1, 1), (2, 3), (5, 2)] {
+            let y = b0.forward(Tensor::<4>::ones([2, 1, t, f], &device));
+            assert_eq!(y.dims(), [2, 3], "{t} x {f}");
+        }
     }
 
     #[test]

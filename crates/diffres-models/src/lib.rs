@@ -6,10 +6,16 @@
 //! - EfficientNet-B0 / B2 with the 4-head attention pooling of PSLA (`efficientnet-b0`,
 //!   `efficientnet-b2`), for GPUs.
 //!
-//! Logits, not probabilities: apply softmax (single-label) or sigmoid (multi-label).
+//! Logits, not probabilities: apply softmax (single-label) or sigmoid (multi-label). The one
+//! exception is EfficientNet with [`ClassifierHead::Psla`], PSLA's model exactly, which returns
+//! PSLA's probabilities.
 //!
 //! Weights: [`save_weights`] / [`load_weights`] (safetensors, partial loads reported by
 //! [`load_weights_with_report`]); [`trainable_params`] counts parameters as PyTorch does.
+//! PyTorch checkpoints: [`checkpoint`] reads `.pth` and safetensors files into host tensors
+//! and applies them; [`psla`] maps PSLA's `EffNetAttention` and `efficientnet_pytorch`'s
+//! ImageNet weights onto our EfficientNet and back; [`pydiffres`] does the same for the
+//! authors' DiffRes layer.
 //!
 //! ```
 //! use burn::prelude::*;
@@ -25,10 +31,12 @@
 #![forbid(unsafe_code)]
 
 pub mod attention;
+pub mod checkpoint;
 pub mod cnn;
 pub mod efficientnet;
 pub mod error;
-
+pub mod psla;
+pub mod pydiffres;
 pub mod weights;
 
 use std::fmt;
@@ -38,7 +46,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result as ModelResult;
-pub use attention::{MHeadAttention, MHeadAttentionConfig};
+pub use attention::{ClassifierHead, MHeadAttention, MHeadAttentionConfig};
+pub use checkpoint::{Checkpoint, CheckpointKind, HostTensor, Imported};
 pub use cnn::{CompactCnn, CompactCnnConfig};
 pub use diffres::trainable_params;
 pub use efficientnet::{EfficientNet, EfficientNetConfig, EfficientNetVariant};
@@ -111,14 +120,23 @@ pub struct ClassifierConfig {
     /// Attention heads of EfficientNet's PSLA pooling.
     #[config(default = 4)]
     pub attention_heads: usize,
+    /// EfficientNet's output: logits (ours) or PSLA's probabilities.
+    #[config(default = "ClassifierHead::Logits")]
+    pub head: ClassifierHead,
 }
 
 impl ClassifierConfig {
     /// Builds the classifier.
     ///
     /// # Errors
-    /// Zero channels, classes or attention heads, dropout outside `[0, 1)`.
+    /// Zero channels, classes or attention heads, dropout outside `[0, 1)`, the PSLA head on
+    /// the compact CNN.
     pub fn init(&self, device: &Device) -> ModelResult<Classifier> {
+        if self.kind == ClassifierKind::Cnn && self.head != ClassifierHead::Logits {
+            return Err(ModelError::Config(
+                "the psla head is PSLA's EfficientNet head: use efficientnet-b0 or efficientnet-b2, or the logits head".into(),
+            ));
+        }
         if self.in_channels == 0 || self.n_classes == 0 {
             return Err(ModelError::Config(
                 "in_channels and n_classes must be >= 1".into(),
@@ -153,6 +171,7 @@ impl ClassifierConfig {
         EfficientNetConfig::new(variant, self.in_channels, self.n_classes)
             .with_heads(self.attention_heads)
             .with_drop_connect(self.dropout)
+            .with_head(self.head)
             .init(device)
     }
 }
@@ -169,7 +188,7 @@ pub enum Classifier {
 }
 
 impl Classifier {
-    /// Class logits.
+    /// Class logits (probabilities with [`ClassifierHead::Psla`], see [`Classifier::head`]).
     ///
     /// # Shapes
     /// - `x`: `[B, C, t, F]`
@@ -187,6 +206,12 @@ impl Classifier {
             Classifier::EfficientNetB0(m) | Classifier::EfficientNetB2(m) => Some(m),
             Classifier::Cnn(_) => None,
         }
+    }
+
+    /// Logits or probabilities (the compact CNN always gives logits).
+    pub fn head(&self) -> ClassifierHead {
+        self.efficientnet()
+            .map_or(ClassifierHead::Logits, |m| m.attention().head())
     }
 
     /// Which classifier this is.

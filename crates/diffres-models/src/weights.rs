@@ -19,7 +19,7 @@
 use std::fmt;
 use std::path::Path;
 
-use burn::store::{ApplyError, ModuleSnapshot, SafetensorsStore};
+use burn::store::{ModuleSnapshot, SafetensorsStore};
 
 use crate::error::{ModelError, Result};
 use crate::Classifier;
@@ -122,32 +122,7 @@ pub fn load_weights_with_report(
     let result = classifier
         .load_from(&mut store)
         .map_err(|e| error(e.to_string()))?;
-
-    let mut skipped = Vec::new();
-    let mut fatal = Vec::new();
-    for e in &result.errors {
-        match e {
-            ApplyError::ShapeMismatch {
-                path,
-                expected,
-                found,
-            } => skipped.push(format!(
-                "{path}: model {:?}, file {:?}",
-                expected.as_slice(),
-                found.as_slice()
-            )),
-            other => fatal.push(other.to_string()),
-        }
-    }
-    if !fatal.is_empty() {
-        return Err(error(fatal.join("; ")));
-    }
-    let report = LoadReport {
-        applied: result.applied,
-        skipped,
-        missing: result.missing.into_iter().map(|(p, _)| p).collect(),
-        unused: result.unused,
-    };
+    let report = crate::checkpoint::report(result).map_err(error)?;
     if report.applied.is_empty() {
         let file: Vec<&str> = report.unused.iter().take(3).map(String::as_str).collect();
         let model: Vec<&str> = report.missing.iter().take(3).map(String::as_str).collect();

@@ -127,6 +127,16 @@ impl DiffRes {
         self.delta
     }
 
+    /// The frame-importance network (its output is the raw score, before normalisation).
+    pub fn importance(&self) -> &ImportanceNet {
+        &self.importance
+    }
+
+    /// The score normalisation rule.
+    pub fn normalization(&self) -> ScoreNormalization {
+        self.normalization
+    }
+
     /// Applies DiffRes to a batch of natural-log mel spectrograms.
     ///
     /// `lengths` gives each clip's valid frames; frames past it are ignored (score 0, no
