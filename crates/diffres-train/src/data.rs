@@ -189,6 +189,7 @@ pub fn prepare_dataset(
         FeatureConfig {
             log_mel: cfg.log_mel(),
             frames: None,
+            ..FeatureConfig::default()
         },
         cache.map(Path::to_path_buf),
     )?;

@@ -186,6 +186,7 @@ pub fn full_features(info: &RunInfo, path: &Path) -> Result<diffres_audio::Featu
         FeatureConfig {
             log_mel: info.config.log_mel(),
             frames: None,
+            ..FeatureConfig::default()
         },
         None,
     )?;
