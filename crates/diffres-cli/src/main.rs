@@ -11,8 +11,9 @@ use anyhow::{bail, Context, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use diffres::{FrontEndKind, ScoreNormalization};
+use diffres_audio::{FeatureKind, Normalization};
 use diffres_data::Format;
-use diffres_models::ClassifierKind;
+use diffres_models::{ClassifierHead, ClassifierKind};
 use diffres_train::config::{Balance, DEFAULT_SEED};
 use diffres_train::demo::{run_demo, DemoOptions};
 use diffres_train::experiment::{run_experiment, ExperimentSpec};
@@ -57,6 +58,9 @@ enum Command {
     Experiment(ExperimentArgs),
     /// Write the synthetic sound-event dataset (WAV + manifest.csv).
     Synth(SynthArgs),
+    /// Write a trained run's model as PyTorch-named safetensors: the classifier under PSLA's
+    /// EffNetAttention names, the DiffRes layer under pydiffres' DiffRes names.
+    Export(ExportArgs),
     /// Print a shell completion script (e.g. `diffres completions bash > ~/.local/share/bash-completion/completions/diffres`).
     Completions(CompletionsArgs),
 }
@@ -125,6 +129,14 @@ struct TrainOpts {
     /// Mel bins.
     #[arg(long, default_value_t = defaults().mels)]
     mels: usize,
+    /// Input features: log-mel (librosa-style) or kaldi (Kaldi filterbanks, as PSLA, AST and
+    /// the authors' DiffRes recipes compute them).
+    #[arg(long, default_value_t = defaults().features)]
+    features: FeatureKind,
+    /// Normalise the features as PSLA does, (x - MEAN) / (2 STD): MEAN,STD of the dataset,
+    /// e.g. -4.2677393,4.5689974 (PSLA's AudioSet values).
+    #[arg(long, allow_hyphen_values = true)]
+    normalize: Option<Normalization>,
     /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
     /// or reference (the authors' rule, for comparison).
     #[arg(long, default_value_t = defaults().score_norm)]
@@ -149,9 +161,15 @@ struct TrainOpts {
     /// Width of the compact CNN's first block.
     #[arg(long, default_value_t = defaults().cnn_width)]
     cnn_width: usize,
-    /// Initial classifier weights (safetensors).
+    /// EfficientNet's head: logits, or psla (PSLA's model exactly: sigmoid branches and static
+    /// padding, probabilities out, trained with BCE on them).
+    #[arg(long, default_value_t = defaults().head)]
+    head: ClassifierHead,
+    /// Initialise from a checkpoint (repeatable; the kind is read from its names): a run folder
+    /// or one of its .bpk files, a PyTorch .pth of PSLA's EffNetAttention or efficientnet_pytorch
+    /// (the classifier) or of pydiffres' DiffRes (the front end), or safetensors.
     #[arg(long)]
-    init: Option<PathBuf>,
+    init: Vec<PathBuf>,
     /// Epochs.
     #[arg(long, default_value_t = defaults().epochs)]
     epochs: usize,
@@ -290,6 +308,16 @@ struct ExperimentArgs {
 }
 
 #[derive(Args, Debug)]
+struct ExportArgs {
+    /// Run folder written by `diffres train` (its best checkpoint is exported).
+    #[arg(long)]
+    run: PathBuf,
+    /// Output file (safetensors).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
 struct SynthArgs {
     /// Output folder.
     #[arg(long)]
@@ -331,10 +359,13 @@ impl TrainOpts {
             },
             hop_ms: self.hop_ms,
             mels: self.mels,
+            features: self.features,
+            normalize: self.normalize,
             frames: self.frames,
             variable_length: self.variable_length,
             model: self.model,
             cnn_width: self.cnn_width,
+            head: self.head,
             init: self.init.clone(),
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -352,6 +383,9 @@ impl TrainOpts {
         config.validate()?;
         if !data.exists() {
             bail!("dataset {} does not exist", data.display());
+        }
+        if let Some(init) = self.init.iter().find(|p| !p.exists()) {
+            bail!("--init {} does not exist", init.display());
         }
         // Runs remember their dataset by an absolute path, so `eval` works from anywhere.
         let data =
@@ -623,6 +657,23 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             };
             let manifest = diffres_data::synth::write_dataset(&a.out, &cfg)?;
             println!("{}", manifest.display());
+        }
+        Command::Export(a) => {
+            let run = load_run(&a.run)?;
+            let exported = diffres_train::export::export_run(&run, &a.out)?;
+            for note in &exported.notes {
+                eprintln!("note: {note}");
+            }
+            let parts: Vec<&str> = [exported.classifier.as_deref(), exported.frontend.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            println!(
+                "{}: {} tensors ({})",
+                exported.out.display(),
+                exported.tensors,
+                parts.join(" + ")
+            );
         }
         Command::Completions(a) => {
             clap_complete::generate(

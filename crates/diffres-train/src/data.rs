@@ -1,8 +1,9 @@
-//! From a dataset folder to in-memory log-mel features, with the audio crate's cache.
+//! From a dataset folder to in-memory features (log-mel or Kaldi filterbanks, as the run
+//! says), with the audio crate's cache.
 
 use std::path::{Path, PathBuf};
 
-use diffres_audio::{FeatureConfig, FeatureExtractor};
+use diffres_audio::FeatureExtractor;
 use diffres_data::{load_dataset, Dataset, LoadOptions, Split};
 
 use crate::config::TrainConfig;
@@ -106,13 +107,7 @@ pub fn prepare_dataset(
     frames: Option<usize>,
     reporter: &dyn Reporter,
 ) -> Result<PreparedData> {
-    let extractor = FeatureExtractor::new(
-        FeatureConfig {
-            log_mel: cfg.log_mel(),
-            frames: None,
-        },
-        cache.map(Path::to_path_buf),
-    )?;
+    let extractor = FeatureExtractor::new(cfg.feature_config(), cache.map(Path::to_path_buf))?;
     if let Some(warning) = extractor.cache_warning() {
         reporter.warn(&warning.to_string());
     }
@@ -158,7 +153,7 @@ pub fn prepare_dataset(
             .unwrap_or(1)
             .clamp(1, MAX_AUTO_FRAMES),
     };
-    let silence = cfg.log_mel().silence_value();
+    let silence = cfg.pad_value();
     let features: Vec<Option<ClipFeatures>> = raw
         .into_iter()
         .map(|f| {
