@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use diffres::{FrontEndKind, ScoreNormalization};
+use diffres_audio::{FeatureKind, Normalization};
 use diffres_data::Format;
-use diffres_models::ClassifierKind;
+use diffres_models::{ClassifierHead, ClassifierKind};
 use diffres_train::config::{Balance, DEFAULT_SEED};
 use diffres_train::model::ComputeDevice;
 use diffres_train::predict::DEFAULT_TOP_K;
@@ -48,6 +49,9 @@ pub(crate) enum Command {
     Experiment(ExperimentArgs),
     /// Write the synthetic sound-event dataset (WAV + manifest.csv).
     Synth(SynthArgs),
+    /// Write a trained run's model as PyTorch-named safetensors: the classifier under PSLA's
+    /// EffNetAttention names, the DiffRes layer under pydiffres' DiffRes names.
+    Export(ExportArgs),
     /// Print a shell completion script (e.g. `diffres completions bash > ~/.local/share/bash-completion/completions/diffres`).
     Completions(CompletionsArgs),
 }
@@ -116,6 +120,14 @@ pub(crate) struct TrainOpts {
     /// Mel bins.
     #[arg(long, default_value_t = defaults().mels)]
     pub(crate) mels: usize,
+    /// Input features: log-mel (librosa-style) or kaldi (Kaldi filterbanks, as PSLA, AST and
+    /// the authors' DiffRes recipes compute them).
+    #[arg(long, default_value_t = defaults().features)]
+    pub(crate) features: FeatureKind,
+    /// Normalise the features as PSLA does, (x - MEAN) / (2 STD): MEAN,STD of the dataset,
+    /// e.g. -4.2677393,4.5689974 (PSLA's AudioSet values).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) normalize: Option<Normalization>,
     /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
     /// or reference (the authors' rule, for comparison).
     #[arg(long, default_value_t = defaults().score_norm)]
@@ -140,9 +152,15 @@ pub(crate) struct TrainOpts {
     /// Width of the compact CNN's first block.
     #[arg(long, default_value_t = defaults().cnn_width)]
     pub(crate) cnn_width: usize,
-    /// Initial classifier weights (safetensors).
+    /// EfficientNet's head: logits, or psla (PSLA's model exactly: sigmoid branches and static
+    /// padding, probabilities out, trained with BCE on them).
+    #[arg(long, default_value_t = defaults().head)]
+    pub(crate) head: ClassifierHead,
+    /// Initialise from a checkpoint (repeatable; the kind is read from its names): a run folder
+    /// or one of its .bpk files, a PyTorch .pth of PSLA's EffNetAttention or efficientnet_pytorch
+    /// (the classifier) or of pydiffres' DiffRes (the front end), or safetensors.
     #[arg(long)]
-    pub(crate) init: Option<PathBuf>,
+    pub(crate) init: Vec<PathBuf>,
     /// Epochs.
     #[arg(long, default_value_t = defaults().epochs)]
     pub(crate) epochs: usize,
@@ -289,6 +307,16 @@ pub(crate) struct ExperimentArgs {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct ExportArgs {
+    /// Run folder written by `diffres train` (its best checkpoint is exported).
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// Output file (safetensors).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct SynthArgs {
     /// Output folder.
     #[arg(long)]
@@ -330,10 +358,13 @@ impl TrainOpts {
             },
             hop_ms: self.hop_ms,
             mels: self.mels,
+            features: self.features,
+            normalize: self.normalize,
             frames: self.frames,
             variable_length: self.variable_length,
             model: self.model,
             cnn_width: self.cnn_width,
+            head: self.head,
             init: self.init.clone(),
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -352,6 +383,9 @@ impl TrainOpts {
         config.validate()?;
         if !data.exists() {
             bail!("dataset {} does not exist", data.display());
+        }
+        if let Some(init) = self.init.iter().find(|p| !p.exists()) {
+            bail!("--init {} does not exist", init.display());
         }
         // Runs remember their dataset by an absolute path, so `eval` works from anywhere.
         let data =

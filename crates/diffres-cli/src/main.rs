@@ -212,6 +212,23 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             let manifest = diffres_data::synth::write_dataset(&a.out, &cfg)?;
             println!("{}", manifest.display());
         }
+        Command::Export(a) => {
+            let run = load_run(&a.run)?;
+            let exported = diffres_train::export::export_run(&run, &a.out)?;
+            for note in &exported.notes {
+                eprintln!("note: {note}");
+            }
+            let parts: Vec<&str> = [exported.classifier.as_deref(), exported.frontend.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            println!(
+                "{}: {} tensors ({})",
+                exported.out.display(),
+                exported.tensors,
+                parts.join(" + ")
+            );
+        }
         Command::Completions(a) => {
             clap_complete::generate(
                 a.shell,

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use diffres::FrontEndKind;
-use diffres_models::ClassifierKind;
-use serde::{Deserialize, Serialize};
+use diffres_audio::{FeatureConfig, FeatureKind, Normalization};
+use diffres_models::{ClassifierHead, ClassifierKind};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Result, TrainError};
 
@@ -149,6 +150,24 @@ fn default_empty_eps() -> f64 {
     diffres::DEFAULT_EMPTY_EPS
 }
 
+/// `init` as runs of every format wrote it: absent or `null`, one path (before `--init` could
+/// be repeated), or a list of paths.
+fn one_or_many_paths<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Paths {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match Option::<Paths>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Paths::One(p)) => vec![p],
+        Some(Paths::Many(v)) => v,
+    })
+}
+
 /// Every option of a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -173,6 +192,12 @@ pub struct TrainConfig {
     pub hop_ms: f32,
     /// Mel bins.
     pub mels: usize,
+    /// Input features: librosa-style log-mel or Kaldi filterbanks (PSLA's).
+    #[serde(default)]
+    pub features: FeatureKind,
+    /// PSLA's dataset normalisation `(x - mean) / (2 std)` of the features, if any.
+    #[serde(default)]
+    pub normalize: Option<Normalization>,
     /// DiffRes score normalisation: `exact` (sum t, the default) or `reference` (the authors').
     #[serde(default)]
     pub score_norm: diffres::ScoreNormalization,
@@ -192,8 +217,14 @@ pub struct TrainConfig {
     pub model: ClassifierKind,
     /// Width of the compact CNN.
     pub cnn_width: usize,
-    /// Initial classifier weights (safetensors).
-    pub init: Option<PathBuf>,
+    /// EfficientNet's output: logits (ours) or PSLA's probabilities (trained with BCE on them).
+    #[serde(default)]
+    pub head: ClassifierHead,
+    /// Checkpoints that initialise the model, in order (see [`crate::init`]): run folders or
+    /// their `.bpk` files, PyTorch `.pth` files (PSLA, `efficientnet_pytorch`, pydiffres) and
+    /// safetensors files.
+    #[serde(default, deserialize_with = "one_or_many_paths")]
+    pub init: Vec<PathBuf>,
     /// Epochs.
     pub epochs: usize,
     /// Batch size.
@@ -235,6 +266,8 @@ impl Default for TrainConfig {
             reduction: 0.75,
             hop_ms: 10.0,
             mels: 128,
+            features: FeatureKind::LogMel,
+            normalize: None,
             score_norm: diffres::ScoreNormalization::ExactSum,
             dilation: 1,
             empty_eps: diffres::DEFAULT_EMPTY_EPS,
@@ -243,7 +276,8 @@ impl Default for TrainConfig {
             sample_rate: 16_000,
             model: ClassifierKind::Cnn,
             cnn_width: 16,
-            init: None,
+            head: ClassifierHead::Logits,
+            init: Vec::new(),
             epochs: 10,
             batch_size: 32,
             lr: 1e-3,
@@ -315,7 +349,34 @@ impl TrainConfig {
         if !(self.guide_weight >= 0.0 && self.guide_weight.is_finite()) {
             return bad("--guide-weight must be >= 0".into());
         }
+        if self.head == ClassifierHead::Psla && self.model == ClassifierKind::Cnn {
+            return bad(
+                "--head psla is PSLA's EfficientNet head: use --model efficientnet-b0 or efficientnet-b2".into(),
+            );
+        }
+        if let Some(n) = &self.normalize {
+            n.validate()
+                .map_err(|e| TrainError::Config(format!("--normalize: {e}")))?;
+        }
+        self.feature_config()
+            .validate()
+            .map_err(|e| TrainError::Config(format!("--features {}: {e}", self.features)))?;
         Ok(())
+    }
+
+    /// The feature extraction of this run (variable length: padding is the data's business).
+    pub fn feature_config(&self) -> FeatureConfig {
+        FeatureConfig {
+            log_mel: self.log_mel(),
+            frames: None,
+            kind: self.features,
+            normalize: self.normalize,
+        }
+    }
+
+    /// The value padding frames get (silence of the features, normalised).
+    pub fn pad_value(&self) -> f32 {
+        self.feature_config().pad_value()
     }
 
     /// The log-mel settings of this run.
@@ -360,5 +421,51 @@ mod tests {
         assert!(c.validate().is_ok());
         c.frames = Some(1);
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn new_options_default_in_old_configs_and_are_checked() {
+        let mut json = serde_json::to_value(TrainConfig::default()).unwrap();
+        let map = json.as_object_mut().unwrap();
+        for key in ["features", "normalize", "head"] {
+            map.remove(key);
+        }
+        map.insert("init".into(), serde_json::Value::Null);
+        let old: TrainConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(old, TrainConfig::default());
+        json["init"] = "weights.safetensors".into();
+        let one: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(one.init, vec![PathBuf::from("weights.safetensors")]);
+        let c = TrainConfig {
+            head: ClassifierHead::Psla,
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--head psla"));
+        let c = TrainConfig {
+            features: FeatureKind::Kaldi,
+            normalize: Some(Normalization {
+                mean: -4.0,
+                std: 2.0,
+            }),
+            ..Default::default()
+        };
+        c.validate().unwrap();
+        assert_eq!(c.pad_value(), 1.0);
+        let c = TrainConfig {
+            normalize: Some(Normalization {
+                mean: 0.0,
+                std: -1.0,
+            }),
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--normalize"));
     }
 }

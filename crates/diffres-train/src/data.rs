@@ -1,4 +1,4 @@
-//! From a dataset folder to log-mel features, in memory or streamed from the feature cache.
+//! From a dataset folder to features (log-mel or Kaldi filterbanks, as the run says), in memory or streamed from the feature cache.
 //!
 //! A small dataset's features are held in memory. A large one's (`stream`, or more than
 //! [`MEMORY_BUDGET_BYTES`] of features) stay on disk in the feature cache of `diffres-audio`:
@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use diffres_audio::{FeatureConfig, FeatureExtractor};
+use diffres_audio::FeatureExtractor;
 use diffres_data::{load_dataset, Dataset, LoadOptions, Split};
 
 use crate::config::TrainConfig;
@@ -185,14 +185,7 @@ pub fn prepare_dataset(
     frames: Option<usize>,
     reporter: &dyn Reporter,
 ) -> Result<PreparedData> {
-    let extractor = FeatureExtractor::new(
-        FeatureConfig {
-            log_mel: cfg.log_mel(),
-            frames: None,
-            ..FeatureConfig::default()
-        },
-        cache.map(Path::to_path_buf),
-    )?;
+    let extractor = FeatureExtractor::new(cfg.feature_config(), cache.map(Path::to_path_buf))?;
     if let Some(warning) = extractor.cache_warning() {
         reporter.warn(&warning.to_string());
     }
@@ -271,7 +264,7 @@ pub fn prepare_dataset(
             .unwrap_or(1)
             .clamp(1, MAX_AUTO_FRAMES),
     };
-    let silence = cfg.log_mel().silence_value();
+    let silence = cfg.pad_value();
     let store = match raw {
         Some(raw) => FeatureStore::Memory(
             raw.into_iter()

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use diffres_audio::{FeatureConfig, FeatureExtractor};
+use diffres_audio::FeatureExtractor;
 use diffres_data::{load_eval_dataset, Split};
 use diffres_report::Evaluation;
 use serde::{Deserialize, Serialize};
@@ -176,19 +176,12 @@ fn prepare_dataset_for_eval(
     Ok(prepared)
 }
 
-/// The whole (unpadded) log-mel of a file with a run's front-end settings, with the decoder's
+/// The whole (unpadded) features of a file with a run's feature settings, with the decoder's
 /// warnings (a truncated file, say) in `warnings`.
 ///
 /// # Errors
 /// An unreadable file.
 pub fn full_features(info: &RunInfo, path: &Path) -> Result<diffres_audio::Features> {
-    let extractor = FeatureExtractor::new(
-        FeatureConfig {
-            log_mel: info.config.log_mel(),
-            frames: None,
-            ..FeatureConfig::default()
-        },
-        None,
-    )?;
+    let extractor = FeatureExtractor::new(info.config.feature_config(), None)?;
     Ok(extractor.extract(path)?)
 }

@@ -2,8 +2,9 @@
 //!
 //! Everything after the layer: datasets to features ([`data`]), batches and augmentation
 //! ([`batch`]), the model ([`model::AudioModel`]: a front end from `diffres` and a classifier
-//! from `diffres-models`), the training loop ([`trainer::train`]), the run folder ([`run`]),
-//! evaluation and prediction ([`inference`]), experiment grids ([`experiment`]) and the demo
+//! from `diffres-models`), initialising it from checkpoints ([`init`]), the training loop
+//! ([`trainer::train`]), the run folder ([`run`]), evaluation and prediction ([`inference`]),
+//! PyTorch-named export ([`export`]), experiment grids ([`experiment`]) and the demo
 //! ([`demo`]).
 //!
 //! Every run is reproducible: all randomness derives from the run's seed, per epoch and step,
@@ -18,7 +19,9 @@ pub mod data;
 pub mod demo;
 pub mod error;
 pub mod experiment;
+pub mod export;
 pub mod inference;
+pub mod init;
 pub mod integrity;
 pub mod lock;
 pub mod loss;

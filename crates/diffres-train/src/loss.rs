@@ -1,7 +1,12 @@
-//! Classification losses on logits.
+//! Classification losses: on logits, or on probabilities for PSLA's head.
 
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
+use diffres_models::ClassifierHead;
+
+/// Probabilities are clamped to `[PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON]` before their
+/// logarithm (PSLA's head can slightly leave `[0, 1]`: its head weights are free).
+pub const PROBABILITY_EPSILON: f64 = 1e-7;
 
 /// Cross-entropy with soft targets: `-mean_b sum_c y_bc log softmax(z)_bc`.
 ///
@@ -23,16 +28,34 @@ pub fn binary_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> 
     -(positive + negative).mean()
 }
 
-/// Classification loss of a task: binary cross-entropy for multi-label tasks, softmax
-/// cross-entropy otherwise.
+/// Binary cross-entropy on probabilities, averaged over batch and classes: PSLA's
+/// `nn.BCELoss` (the probabilities clamped to [`PROBABILITY_EPSILON`] from 0 and 1).
 ///
 /// # Shapes
-/// - `logits`, `targets`: `[B, C]`; output `[1]`
-pub fn task_loss(multi_label: bool, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    if multi_label {
-        binary_cross_entropy(logits, targets)
-    } else {
-        cross_entropy(logits, targets)
+/// - `probs`, `targets`: `[B, C]`; output `[1]`
+pub fn binary_cross_entropy_on_probabilities(probs: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let p = probs.clamp(PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON);
+    let positive = p.clone().log() * targets.clone();
+    let negative = (-p + 1.0).log() * (-targets + 1.0);
+    -(positive + negative).mean()
+}
+
+/// Classification loss of a task for the classifier's output: with PSLA's head (probabilities)
+/// binary cross-entropy on them, as PSLA trains, whatever the task; with logits binary
+/// cross-entropy for multi-label tasks and softmax cross-entropy otherwise.
+///
+/// # Shapes
+/// - `output`, `targets`: `[B, C]`; output `[1]`
+pub fn task_loss(
+    head: ClassifierHead,
+    multi_label: bool,
+    output: Tensor<2>,
+    targets: Tensor<2>,
+) -> Tensor<1> {
+    match (head.outputs_probabilities(), multi_label) {
+        (true, _) => binary_cross_entropy_on_probabilities(output, targets),
+        (false, true) => binary_cross_entropy(output, targets),
+        (false, false) => cross_entropy(output, targets),
     }
 }
 
@@ -52,5 +75,16 @@ mod tests {
         let bce: f32 = binary_cross_entropy(z, y).into_scalar();
         let want = (3.0 * 2f32.ln() + (1.0 + 2f32.exp()).ln()) / 4.0;
         assert!((bce - want).abs() < 1e-5, "{bce} vs {want}");
+    }
+
+    #[test]
+    fn bce_on_probabilities_is_pslas_bceloss() {
+        let device = Device::flex();
+        let p = Tensor::<2>::from_data([[0.5f32, 0.9], [0.2, 1.5]], &device);
+        let y = Tensor::<2>::from_data([[1.0f32, 0.0], [0.0, 1.0]], &device);
+        // -[ln 0.5 + ln 0.1 + ln 0.8 + ln(1 - 1e-7)] / 4 (1.5 is clamped below 1)
+        let got: f32 = task_loss(ClassifierHead::Psla, false, p, y).into_scalar();
+        let want = -(0.5f32.ln() + 0.1f32.ln() + 0.8f32.ln() + (1.0f32 - 1e-7).ln()) / 4.0;
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
     }
 }

@@ -25,6 +25,7 @@ impl AudioModel {
         let frontend = frontend_config(cfg).init(device)?;
         let classifier = ClassifierConfig::new(cfg.model, cfg.frontend.channels(), classes)
             .with_cnn_width(cfg.cnn_width)
+            .with_head(cfg.head)
             .init(device)?;
         Ok(Self {
             frontend,
@@ -32,7 +33,7 @@ impl AudioModel {
         })
     }
 
-    /// Logits and the front end's output.
+    /// Logits (probabilities with the PSLA head) and the front end's output.
     ///
     /// # Shapes
     /// - `x`: `[B, T, F]`; logits `[B, classes]`

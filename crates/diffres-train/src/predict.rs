@@ -162,7 +162,7 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
         None => (window / 2).max(1),
     };
     let starts = window_starts(spec.frames, window, hop);
-    let silence = run.info.config.log_mel().silence_value();
+    let silence = run.info.config.pad_value();
     let classes = run.info.classes.len();
     let mut window_probs: Vec<Vec<f32>> = Vec::with_capacity(starts.len());
     for chunk in starts.chunks(run.info.config.batch_size.max(1)) {
@@ -178,7 +178,7 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
             Tensor::<3>::from_data(TensorData::new(x, [chunk.len(), window, mels]), &run.device);
         let lengths = run.info.config.variable_length.then_some(&lengths[..]);
         let (logits, _) = run.model.forward(x, lengths)?;
-        let p = probabilities(run.info.multi_label, logits);
+        let p = probabilities(run.model.classifier.head(), run.info.multi_label, logits);
         window_probs.extend(p.chunks(classes).map(<[f32]>::to_vec));
     }
     let n = window_probs.len() as f32;

@@ -9,14 +9,16 @@ use crate::data::PreparedData;
 use crate::error::Result;
 use crate::loss::task_loss;
 use crate::model::AudioModel;
+use diffres_models::ClassifierHead;
 
-/// Class probabilities from logits `[B, C]`, row-major on the host: independent sigmoids for
+/// Class probabilities from a classifier's output `[B, C]`, row-major on the host: PSLA's
+/// head gives them itself (clamped to `[0, 1]`); from logits, independent sigmoids for
 /// multi-label tasks, a softmax otherwise.
-pub fn probabilities(multi_label: bool, logits: Tensor<2>) -> Vec<f32> {
-    let p = if multi_label {
-        burn::tensor::activation::sigmoid(logits)
-    } else {
-        burn::tensor::activation::softmax(logits, 1)
+pub fn probabilities(head: ClassifierHead, multi_label: bool, output: Tensor<2>) -> Vec<f32> {
+    let p = match (head.outputs_probabilities(), multi_label) {
+        (true, _) => output.clamp(0.0, 1.0),
+        (false, true) => burn::tensor::activation::sigmoid(output),
+        (false, false) => burn::tensor::activation::softmax(output, 1),
     };
     p.into_data()
         .convert::<f32>()
@@ -38,6 +40,7 @@ pub fn predict_clips(
 ) -> Result<(Vec<Vec<f32>>, f64)> {
     let classes = data.dataset.classes.len();
     let multi = data.dataset.multi_label;
+    let head = model.classifier.head();
     let mut probs = Vec::with_capacity(clips.len());
     let mut loss_sum = 0.0;
     for chunk in clips.chunks(batch_size.max(1)) {
@@ -45,9 +48,9 @@ pub fn predict_clips(
         let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
         let lengths = variable_length.then_some(&lengths[..]);
         let (logits, _) = model.forward(x, lengths)?;
-        loss_sum +=
-            task_loss(multi, logits.clone(), y).into_scalar::<f32>() as f64 * chunk.len() as f64;
-        let values = probabilities(multi, logits);
+        loss_sum += task_loss(head, multi, logits.clone(), y).into_scalar::<f32>() as f64
+            * chunk.len() as f64;
+        let values = probabilities(head, multi, logits);
         probs.extend(values.chunks(classes).map(<[f32]>::to_vec));
     }
     Ok((probs, loss_sum / clips.len().max(1) as f64))

@@ -175,8 +175,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     let train_device = base.clone().autodiff();
     train_device.seed(RngStream::Init.seed(cfg.seed, 0, 0));
     let mut model = AudioModel::new(cfg, classes, &train_device)?;
-    if let Some(init) = &cfg.init {
-        model.classifier = diffres_models::load_weights(model.classifier, init)?;
+    if opened.resumed_format.is_none() {
+        // A resumed run reads its own checkpoint below; --init starts a new one.
+        model = crate::init::initialise(model, &cfg.init, reporter)?;
     }
     let mut optim = AdamConfig::new().init();
     let frames_out = crate::model::frontend_config(cfg).output_frames(data.frames)?;
@@ -371,6 +372,12 @@ fn check_same_run(stored: &TrainConfig, cfg: &TrainConfig, root: &Path) -> Resul
             cfg.model.name().to_string(),
         ),
         ("--seed", stored.seed.to_string(), cfg.seed.to_string()),
+        (
+            "--features",
+            stored.features.to_string(),
+            cfg.features.to_string(),
+        ),
+        ("--head", stored.head.to_string(), cfg.head.to_string()),
         (
             "--data",
             stored.data.display().to_string(),

@@ -74,7 +74,7 @@ pub fn augment(
 ) {
     let classes = data.dataset.classes.len();
     if cfg.specaugment {
-        let silence = cfg.log_mel().silence_value();
+        let silence = cfg.pad_value();
         let mut rng = RngStream::SpecAugment.rng(cfg.seed, epoch, step);
         spec_augment(batch, data.frames, data.mels, silence, &mut rng);
     }
@@ -101,7 +101,7 @@ pub fn objective(
     let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
     let lengths = cfg.variable_length.then_some(&lengths[..]);
     let (logits, out) = model.forward(x, lengths)?;
-    let task = task_loss(data.dataset.multi_label, logits, y);
+    let task = task_loss(model.classifier.head(), data.dataset.multi_label, logits, y);
     let loss = task.clone() + out.guide_loss.clone() * cfg.guide_weight;
     let n = clips as f64;
     let stats = StepStats {
