@@ -2,22 +2,10 @@
 //! kaldi` with `--normalize`, `--head psla`, and `diffres export`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn diffres(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diffres"))
-        .args(args)
-        .output()
-        .expect("run diffres")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{diffres, stderr, stdout};
 
 #[test]
 fn the_flags_are_documented() {

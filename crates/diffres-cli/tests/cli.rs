@@ -1,18 +1,9 @@
 //! The `diffres` binary: help, one-line errors with a non-zero exit, and the quick demo.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn diffres(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diffres"))
-        .args(args)
-        .output()
-        .expect("run diffres")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{diffres, stderr};
 
 #[test]
 fn every_command_has_help() {

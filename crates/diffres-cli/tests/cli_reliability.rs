@@ -2,22 +2,9 @@
 //! spellings in `config.json`, folders and bad files in `predict`, completions, `--threads`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn diffres(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diffres"))
-        .args(args)
-        .output()
-        .expect("run diffres")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{diffres, stderr, stdout};
 
 /// A small synthetic dataset (manifest path).
 fn synth(dir: &Path) -> PathBuf {
