@@ -44,6 +44,26 @@ pub fn split_counts(n: usize, val_fraction: f64, test_fraction: f64) -> (usize, 
     (nv, nt)
 }
 
+/// Splits of a layout with an official test set: the rows `held_in` (not in the test set) are
+/// split by [`stratified_split`] into validation (`val_fraction`) and training, stratified by
+/// `first_label[i]`; every other row is test.
+pub(crate) fn val_from_non_test(
+    held_in: &[usize],
+    first_label: &[usize],
+    val_fraction: f64,
+    seed: u64,
+) -> Vec<Split> {
+    let strata: Vec<usize> = held_in.iter().map(|&i| first_label[i]).collect();
+    let mut splits = vec![Split::Test; first_label.len()];
+    for (&i, s) in held_in
+        .iter()
+        .zip(stratified_split(&strata, val_fraction, 0.0, seed))
+    {
+        splits[i] = s;
+    }
+    splits
+}
+
 /// Seeded stratified split. `strata[i]` is item `i`'s stratum (class); items must already be in
 /// a deterministic (sorted) order. Each stratum is shuffled with its own RNG derived from
 /// `(seed, stratum)`, so adding a class does not change the other classes' splits; the first

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::csv::{csv_reader, find_col, headers_of, line_of, missing_col};
 use super::{dataset_name, not_a};
 use crate::error::{DataError, Result};
-use crate::splits::{index_labels, stratified_split};
-use crate::{Clip, Dataset, Format, LoadOptions, Split};
+use crate::splits::{index_labels, val_from_non_test};
+use crate::{Clip, Dataset, Format, LoadOptions};
 
 /// One row of `meta/esc50.csv`.
 struct Esc50Row {
@@ -148,12 +148,8 @@ pub(super) fn load_esc50(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let (classes, idx) = index_labels(&labels);
     // Validation: seeded, stratified val_fraction of the non-test folds.
     let rest: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].fold != fold).collect();
-    let strata: Vec<usize> = rest.iter().map(|&i| idx[i][0]).collect();
-    let rest_splits = stratified_split(&strata, opts.val_fraction, 0.0, opts.seed);
-    let mut splits = vec![Split::Test; rows.len()];
-    for (&i, s) in rest.iter().zip(rest_splits) {
-        splits[i] = s;
-    }
+    let first: Vec<usize> = idx.iter().map(|l| l[0]).collect();
+    let splits = val_from_non_test(&rest, &first, opts.val_fraction, opts.seed);
     let clips = rows
         .into_iter()
         .zip(idx)

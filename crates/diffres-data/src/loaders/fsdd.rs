@@ -6,8 +6,8 @@ use std::path::Path;
 use super::{dataset_name, not_a};
 use crate::discovery::{is_audio_file, is_hidden, read_dir_sorted};
 use crate::error::Result;
-use crate::splits::{index_labels, stratified_split};
-use crate::{Clip, Dataset, Format, LoadOptions, Split};
+use crate::splits::{index_labels, val_from_non_test};
+use crate::{Clip, Dataset, Format, LoadOptions};
 
 /// Parse an FSDD file name `{digit}_{speaker}_{index}.(wav|flac)` into (digit, speaker, index).
 pub(super) fn parse_fsdd_name(path: &Path) -> Option<(String, String, u32)> {
@@ -53,12 +53,8 @@ pub(super) fn load_fsdd(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let labels: Vec<Vec<String>> = rows.iter().map(|r| vec![r.1.clone()]).collect();
     let (classes, idx) = index_labels(&labels);
     let train: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 >= 5).collect();
-    let strata: Vec<usize> = train.iter().map(|&i| idx[i][0]).collect();
-    let train_splits = stratified_split(&strata, opts.val_fraction, 0.0, opts.seed);
-    let mut splits = vec![Split::Test; rows.len()];
-    for (&i, s) in train.iter().zip(train_splits) {
-        splits[i] = s;
-    }
+    let first: Vec<usize> = idx.iter().map(|l| l[0]).collect();
+    let splits = val_from_non_test(&train, &first, opts.val_fraction, opts.seed);
     let clips = rows
         .into_iter()
         .zip(idx)
