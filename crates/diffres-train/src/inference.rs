@@ -27,6 +27,8 @@ pub struct LoadedRun {
     pub model: AudioModel,
     /// The device it runs on.
     pub device: Device,
+    /// The run's feature extraction (no cache), built once for every file it reads.
+    pub features: FeatureExtractor,
 }
 
 /// Loads a run folder's best checkpoint.
@@ -41,11 +43,13 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun> {
     let model = AudioModel::new(&info.config, info.classes.len(), &device)?;
     // Runs of format 1 have no checksums; newer ones must.
     let model = load_checkpoint(model, &run.best(), info.format_version < 2)?;
+    let features = FeatureExtractor::new(info.config.feature_config(), None)?;
     Ok(LoadedRun {
         dir: run,
         info,
         model,
         device,
+        features,
     })
 }
 
@@ -181,7 +185,6 @@ fn prepare_dataset_for_eval(
 ///
 /// # Errors
 /// An unreadable file.
-pub fn full_features(info: &RunInfo, path: &Path) -> Result<diffres_audio::Features> {
-    let extractor = FeatureExtractor::new(info.config.feature_config(), None)?;
-    Ok(extractor.extract(path)?)
+pub fn full_features(run: &LoadedRun, path: &Path) -> Result<diffres_audio::Features> {
+    Ok(run.features.extract(path)?)
 }

@@ -152,7 +152,7 @@ fn choose(classes: &[String], probs: &[f32], opts: &PredictOptions) -> Vec<Label
 /// Invalid options, an unreadable file, or front-end errors.
 pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Result<Prediction> {
     opts.validate()?;
-    let features = full_features(&run.info, path)?;
+    let features = full_features(run, path)?;
     let warnings = features.warnings.iter().map(ToString::to_string).collect();
     let spec = features.spec;
     let (window, mels) = (run.info.frames, run.info.config.mels);

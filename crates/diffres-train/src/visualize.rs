@@ -78,7 +78,7 @@ pub fn visualize_files(
     let hop = run.info.config.hop_ms as f64 / 1000.0;
     let mut written = Vec::new();
     for file in files {
-        let features = full_features(&run.info, file)?;
+        let features = full_features(run, file)?;
         for warning in &features.warnings {
             reporter.warn(&warning.to_string());
         }
