@@ -8,15 +8,8 @@ use diffres_data::{
     speech_commands_which_set, split_counts, DataError, Dataset, Format, LoadOptions, Split,
 };
 
-fn touch(p: &Path) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, b"").unwrap();
-}
-
-fn write(p: &Path, text: &str) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, text).unwrap();
-}
+mod common;
+use common::{touch, write};
 
 fn opts(format: Format, seed: u64) -> LoadOptions {
     LoadOptions {

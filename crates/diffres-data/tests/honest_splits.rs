@@ -10,10 +10,8 @@ use diffres_data::{
     Split,
 };
 
-fn touch(p: &Path) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, b"").unwrap();
-}
+mod common;
+use common::touch;
 
 /// Writes `manifest.csv` (`path,label,split`) under `dir` and creates every file it lists.
 fn manifest(dir: &Path, rows: &[(&str, &str, &str)]) -> PathBuf {

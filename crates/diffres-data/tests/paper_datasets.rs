@@ -3,20 +3,10 @@
 //! placeholders: nothing is decoded here. One module per layout (`paper_datasets/*.rs`); the
 //! format names and the detection order are tested here.
 
-use std::fs;
-use std::path::Path;
-
 use diffres_data::{detect_format, Format, LoadOptions};
 
-fn touch(p: &Path) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, b"").unwrap();
-}
-
-fn write(p: &Path, text: &str) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, text).unwrap();
-}
+mod common;
+use common::{touch, write};
 
 fn opts(val_fraction: f64, seed: u64) -> LoadOptions {
     LoadOptions {
