@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{diffres, stderr, stdout};
+use common::{assert_one_line_errors, diffres, stderr, stdout};
 
 #[test]
 fn the_flags_are_documented() {
@@ -61,21 +61,7 @@ fn bad_checkpoint_options_are_one_line_and_a_failure_exit() {
             "no such run folder",
         ),
     ];
-    for (args, needle) in cases {
-        let result = diffres(&args);
-        assert!(!result.status.success(), "{args:?} must fail");
-        let err = stderr(&result);
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "{args:?}: one line, got {err}"
-        );
-        assert!(
-            err.starts_with("error: ") && err.contains(needle),
-            "{args:?}: {err}"
-        );
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-    }
+    assert_one_line_errors(&cases);
 }
 
 fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
@@ -106,18 +92,8 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
 #[test]
 fn kaldi_features_train_export_and_initialise_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let synth = tmp.path().join("synth");
-    let gen = diffres(&[
-        "synth",
-        "--out",
-        synth.to_str().unwrap(),
-        "--clips-per-class",
-        "4",
-        "--seconds",
-        "0.5",
-    ]);
-    assert!(gen.status.success(), "{}", stderr(&gen));
-    let data = synth.join("manifest.csv");
+    let folder = tmp.path().join("synth");
+    let data = common::synth(&folder, 4);
 
     let first = tmp.path().join("first");
     let run = train(
@@ -202,19 +178,9 @@ fn a_psla_checkpoint_initialises_an_efficientnet_with_the_psla_head() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let synth = tmp.path().join("synth");
-    let gen = diffres(&[
-        "synth",
-        "--out",
-        synth.to_str().unwrap(),
-        "--clips-per-class",
-        "3",
-        "--seconds",
-        "0.5",
-    ]);
-    assert!(gen.status.success(), "{}", stderr(&gen));
+    let data = common::synth(&tmp.path().join("synth"), 3);
     let run = train(
-        &synth.join("manifest.csv"),
+        &data,
         &tmp.path().join("psla"),
         &[
             "--frontend",

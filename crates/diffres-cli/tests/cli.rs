@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{diffres, stderr};
+use common::{assert_one_line_errors, diffres, stderr};
 
 #[test]
 fn every_command_has_help() {
@@ -97,21 +97,7 @@ fn bad_input_is_one_line_and_a_failure_exit() {
             "no such run folder",
         ),
     ];
-    for (args, needle) in cases {
-        let result = diffres(&args);
-        assert!(!result.status.success(), "{args:?} must fail");
-        let err = stderr(&result);
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "{args:?}: one line, got {err}"
-        );
-        assert!(
-            err.starts_with("error: ") && err.contains(needle),
-            "{args:?}: {err}"
-        );
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-    }
+    assert_one_line_errors(&cases);
 }
 
 #[test]

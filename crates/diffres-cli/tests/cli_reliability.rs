@@ -1,25 +1,8 @@
 //! The command line as a user meets it: `--resume` alone, one writer per run folder, the
 //! spellings in `config.json`, folders and bad files in `predict`, completions, `--threads`.
 
-use std::path::{Path, PathBuf};
-
 mod common;
-use common::{diffres, stderr, stdout};
-
-/// A small synthetic dataset (manifest path).
-fn synth(dir: &Path) -> PathBuf {
-    let out = diffres(&[
-        "synth",
-        "--out",
-        dir.to_str().unwrap(),
-        "--clips-per-class",
-        "6",
-        "--seconds",
-        "0.5",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    dir.join("manifest.csv")
-}
+use common::{diffres, stderr, stdout, synth};
 
 /// `train` arguments for a one-epoch run of a tiny model.
 fn tiny_train<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
@@ -50,7 +33,7 @@ fn tiny_train<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
 #[test]
 fn resume_alone_continues_from_config_json_and_refuses_other_changes() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth(&tmp.path().join("data"));
+    let data = synth(&tmp.path().join("data"), 6);
     let run = tmp.path().join("run");
     let (data, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
     let first = diffres(&tiny_train(data, run_s));
@@ -89,7 +72,7 @@ fn resume_alone_continues_from_config_json_and_refuses_other_changes() {
 #[test]
 fn a_second_process_cannot_train_into_a_locked_run_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth(&tmp.path().join("data"));
+    let data = synth(&tmp.path().join("data"), 6);
     let run = tmp.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     // This test process is the first writer.
@@ -111,7 +94,7 @@ fn a_second_process_cannot_train_into_a_locked_run_folder() {
 #[test]
 fn predict_takes_folders_keeps_going_and_fails_at_the_end() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth(&tmp.path().join("data"));
+    let data = synth(&tmp.path().join("data"), 6);
     let run = tmp.path().join("run");
     let trained = diffres(&tiny_train(data.to_str().unwrap(), run.to_str().unwrap()));
     assert!(trained.status.success(), "{}", stderr(&trained));
@@ -182,7 +165,7 @@ fn completions_and_threads() {
     assert!(stderr(&zero).contains("--threads"), "{}", stderr(&zero));
     // One thread is enough for a whole (tiny) training.
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth(&tmp.path().join("data"));
+    let data = synth(&tmp.path().join("data"), 6);
     let run = tmp.path().join("run");
     let mut args = vec!["--threads", "1"];
     args.extend(tiny_train(data.to_str().unwrap(), run.to_str().unwrap()));
