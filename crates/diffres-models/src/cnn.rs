@@ -5,9 +5,10 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
+
+use crate::layers::{batch_norm_act, conv2d, Activation};
 
 /// Configuration of [`CompactCnn`].
 #[derive(Config, Debug)]
@@ -72,7 +73,7 @@ impl CompactCnn {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut h = x;
         for block in &self.blocks {
-            h = relu(block.norm.forward(block.conv.forward(h)));
+            h = batch_norm_act(&block.norm, conv2d(&block.conv, h), Activation::Relu);
             let [_, _, time, freq] = h.dims();
             // Pool only along axes that still have two or more steps (very short inputs work).
             let kernel = [if time >= 2 { 2 } else { 1 }, if freq >= 2 { 2 } else { 1 }];

@@ -30,6 +30,7 @@ use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use crate::attention::{ClassifierHead, MHeadAttention, MHeadAttentionConfig};
+use crate::layers::{batch_norm_act, conv2d, Activation};
 
 /// One stage of the B0 table: (expand ratio, output channels, repeats, stride, kernel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -411,19 +412,19 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            h = silu(bn.forward(expand.forward(h)));
+            h = batch_norm_act(bn, conv2d(expand, h), Activation::Silu);
         }
         if let Some(pad) = &self.pad {
             h = pad.apply(h);
         }
-        h = silu(self.bn1.forward(self.depthwise_conv.forward(h)));
+        h = batch_norm_act(&self.bn1, conv2d(&self.depthwise_conv, h), Activation::Silu);
         let squeezed = h.clone().mean_dim(2).mean_dim(3); // [B, C, 1, 1]
         let gate = sigmoid(
             self.se_expand
                 .forward(silu(self.se_reduce.forward(squeezed))),
         );
         h = h * gate;
-        h = self.bn2.forward(self.project_conv.forward(h));
+        h = batch_norm_act(&self.bn2, conv2d(&self.project_conv, h), Activation::Identity);
         if self.residual {
             h = self.drop_connect.forward(h) + x;
         }
@@ -457,11 +458,11 @@ impl EfficientNetBackbone {
             Some(pad) => pad.apply(x),
             None => x,
         };
-        let mut h = silu(self.bn0.forward(self.conv_stem.forward(x)));
+        let mut h = batch_norm_act(&self.bn0, conv2d(&self.conv_stem, x), Activation::Silu);
         for block in &self.blocks {
             h = block.forward(h);
         }
-        silu(self.bn1.forward(self.conv_head.forward(h)))
+        batch_norm_act(&self.bn1, conv2d(&self.conv_head, h), Activation::Silu)
     }
 
     /// Number of MBConv blocks (16 for B0, 23 for B2).

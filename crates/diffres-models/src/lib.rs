@@ -33,8 +33,10 @@
 pub mod attention;
 pub mod checkpoint;
 pub mod cnn;
+pub mod cpu;
 pub mod efficientnet;
 pub mod error;
+mod layers;
 pub mod psla;
 pub mod pydiffres;
 pub mod weights;
@@ -47,6 +49,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result as ModelResult;
 pub use attention::{ClassifierHead, MHeadAttention, MHeadAttentionConfig};
+pub use cpu::use_host_kernels;
+#[doc(hidden)]
+pub use cpu::ops::PROF;
 pub use checkpoint::{Checkpoint, CheckpointKind, HostTensor, Imported};
 pub use cnn::{CompactCnn, CompactCnnConfig};
 pub use diffres::trainable_params;

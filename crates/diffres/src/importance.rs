@@ -5,7 +5,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use crate::cpu::conv_block_op::{self, BatchStats, BlockParams, ConvParams, NormParams};
+use crate::cpu::conv_block_op::{self, BlockParams, ConvParams, NormParams};
+use crate::kernel_support::update_running_stats;
 use crate::error::DiffResError;
 
 /// Configuration of one [`ResConv1d`] block.
@@ -80,8 +81,8 @@ impl ResConv1d {
     ) -> Option<Tensor<3>> {
         let fused = conv_block_op::forward(&self.params(), x, mask)?;
         if let Some([first, second]) = &fused.batch_stats {
-            update_running(&self.norm1, first);
-            update_running(&self.norm2, second);
+            update_running_stats(&self.norm1, &first.mean, &first.var);
+            update_running_stats(&self.norm2, &second.mean, &second.var);
         }
         Some(fused.out)
     }
@@ -133,24 +134,6 @@ fn norm_params(norm: &BatchNorm) -> NormParams {
         epsilon: norm.epsilon,
         training: norm.training.is_enabled(),
     }
-}
-
-/// `running = (1 - momentum) running + momentum batch`, as Burn's `BatchNorm` does.
-fn update_running(norm: &BatchNorm, batch: &BatchStats) {
-    let blend = |state: &burn::module::RunningState<Tensor<1>>, batch: &[f32]| {
-        let old = state.value_sync();
-        let device = old.device();
-        let m = norm.momentum;
-        let new: Vec<f32> = crate::host::read_f32(&old)
-            .iter()
-            .zip(batch)
-            .map(|(&o, &b)| (o as f64 * (1.0 - m) + b as f64 * m) as f32)
-            .collect();
-        let len = new.len();
-        state.update(Tensor::from_data(TensorData::new(new, [len]), &device));
-    };
-    blend(&norm.running_mean, &batch.mean);
-    blend(&norm.running_var, &batch.var);
 }
 
 /// A stride-1, zero-padded 1-D convolution (the only kind built here).

@@ -37,8 +37,9 @@
 //! # Ok::<(), diffres::DiffResError>(())
 //! ```
 #![deny(missing_docs)]
-// The crate has two `unsafe` blocks (the `gemm` call in `cpu/matmul.rs` and `mallopt` in
-// `memory.rs`), each with a `// SAFETY:` comment; an `unsafe fn` body gets no implicit licence.
+// The crate has four `unsafe` blocks (the `gemm` call in `cpu/matmul.rs`, `mallopt` in
+// `memory.rs`, the two target-feature calls in `kernel_support.rs`), each with a `// SAFETY:`
+// comment; an `unsafe fn` body gets no implicit licence.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod baselines;
@@ -49,6 +50,7 @@ mod frames;
 pub mod frontend;
 mod host;
 pub mod importance;
+pub mod kernel_support;
 pub mod layer;
 mod memory;
 pub mod output;

@@ -10,7 +10,7 @@ const ROUND: f32 = 12_582_912.0;
 
 /// `e^x`, for `x` in `[-87, 88]`; inputs below are clamped to `-87` (`e^-87 ≈ 1.6e-38`).
 #[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
+pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;

@@ -14,7 +14,7 @@ use super::strided::Strided3;
 
 /// Which flavour of flex a tensor lives on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FlexKind {
+pub enum FlexKind {
     /// Plain flex: no gradients.
     Plain,
     /// Autodiff over flex, without gradient checkpointing.
@@ -24,7 +24,7 @@ pub(crate) enum FlexKind {
 }
 
 /// The flex flavour of `tensor`, or `None` on any other backend or for non-`f32` data.
-pub(crate) fn flex_kind<const D: usize>(tensor: &Tensor<D>) -> Option<FlexKind> {
+pub fn flex_kind<const D: usize>(tensor: &Tensor<D>) -> Option<FlexKind> {
     if tensor.dtype() != DType::F32 {
         return None;
     }
@@ -49,17 +49,17 @@ pub(crate) fn flex_kind<const D: usize>(tensor: &Tensor<D>) -> Option<FlexKind> 
 }
 
 /// The plain flex primitive of a tensor known to be on plain flex.
-pub(crate) fn plain<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
+pub fn plain<const D: usize>(tensor: Tensor<D>) -> Option<FlexTensor> {
     tensor.try_into_primitive::<Flex>().ok()
 }
 
 /// Burn's autodiff tensor over flex (the same type for every checkpointing strategy).
-pub(crate) type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+pub type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
 
 /// A gradient-checkpointing strategy of autodiff over flex, with the conversions between
 /// Burn tensors and autodiff primitives under it. (Burn's own bound for these conversions is
 /// private, so each strategy is spelled out.)
-pub(crate) trait Strategy: CheckpointStrategy {
+pub trait Strategy: CheckpointStrategy {
     /// The autodiff primitive of a tensor on autodiff flex with this strategy.
     fn tracked<const D: usize>(tensor: Tensor<D>) -> Option<AdTensor>;
     /// A Burn tensor from an autodiff primitive made under this strategy.
@@ -85,17 +85,17 @@ impl Strategy for BalancedCheckpointing {
 }
 
 /// A tensor on plain flex from host values.
-pub(crate) fn plain_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+pub fn plain_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(flex_tensor(values, &shape))
 }
 
 /// A flex primitive from host values (no copy).
-pub(crate) fn flex_tensor(values: Vec<f32>, shape: &[usize]) -> FlexTensor {
+pub fn flex_tensor(values: Vec<f32>, shape: &[usize]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.to_vec()))
 }
 
 /// The values of an `f32` flex tensor, row-major: borrowed when contiguous, else copied.
-pub(crate) fn host(tensor: &FlexTensor) -> Cow<'_, [f32]> {
+pub fn host(tensor: &FlexTensor) -> Cow<'_, [f32]> {
     match tensor.as_slice::<f32>() {
         Some(values) => Cow::Borrowed(values),
         None => Cow::Owned(

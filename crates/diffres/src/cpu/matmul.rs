@@ -7,8 +7,10 @@ use gemm::Parallelism;
 
 /// A read-only strided matrix view.
 #[derive(Clone, Copy)]
-pub(crate) struct View<'a> {
+pub struct View<'a> {
+    /// The values.
     pub data: &'a [f32],
+    /// Index of element `(0, 0)`.
     pub offset: usize,
     /// Row stride.
     pub rs: usize,
@@ -17,6 +19,7 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
+    /// A view of `data` starting at `offset` with row stride `rs` and column stride `cs`.
     pub fn new(data: &'a [f32], offset: usize, rs: usize, cs: usize) -> Self {
         Self {
             data,
@@ -71,14 +74,19 @@ fn stride(value: usize) -> isize {
 }
 
 /// A mutable strided matrix view (the destination).
-pub(crate) struct ViewMut<'a> {
+pub struct ViewMut<'a> {
+    /// The values.
     pub data: &'a mut [f32],
+    /// Index of element `(0, 0)`.
     pub offset: usize,
+    /// Row stride.
     pub rs: usize,
+    /// Column stride.
     pub cs: usize,
 }
 
 impl<'a> ViewMut<'a> {
+    /// A view of `data` starting at `offset` with row stride `rs` and column stride `cs`.
     pub fn new(data: &'a mut [f32], offset: usize, rs: usize, cs: usize) -> Self {
         Self {
             data,
@@ -93,7 +101,7 @@ impl<'a> ViewMut<'a> {
 ///
 /// `threads > 1` lets `gemm` split the product over the rayon pool (used when there are fewer
 /// samples than threads to parallelise over).
-pub(crate) fn matmul(
+pub fn matmul(
     (m, n, k): (usize, usize, usize),
     dst: ViewMut<'_>,
     a: View<'_>,

@@ -1,0 +1,107 @@
+//! How the classifiers run their convolutions and batch norms: through the flex host kernels
+//! of [`crate::cpu`] where they apply, through the Burn modules otherwise. Parameters stay in
+//! the modules (names and shapes unchanged, so checkpoints load either way).
+
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, silu};
+
+pub(crate) use crate::cpu::norm_act::Activation;
+use crate::cpu::geometry::ConvDims;
+use crate::cpu::ops::{self, ConvKind, NormParams};
+
+/// `conv.forward(x)`.
+///
+/// # Shapes
+/// - `x`: `[B, C_in, H, W]`; output `[B, C_out, H_out, W_out]`
+pub(crate) fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    match fast_conv2d(conv, &x) {
+        Some(y) => y,
+        None => conv.forward(x),
+    }
+}
+
+fn fast_conv2d(conv: &Conv2d, x: &Tensor<4>) -> Option<Tensor<4>> {
+    if !crate::cpu::enabled() || conv.bias.is_some() || conv.dilation != [1, 1] {
+        return None;
+    }
+    let [batch, c_in, h, w] = x.dims();
+    let weight = conv.weight.val();
+    let [c_out, per_group, kh, kw] = weight.dims();
+    let kind = if conv.groups == 1 {
+        ConvKind::Dense
+    } else if conv.groups == c_in && c_out == c_in && per_group == 1 {
+        ConvKind::Depthwise
+    } else {
+        return None;
+    };
+    let [top, bottom, left, right] = padding(&conv.padding, [h, w], [kh, kw], conv.stride);
+    let dims = ConvDims {
+        batch,
+        c_in,
+        c_out,
+        h,
+        w,
+        kh,
+        kw,
+        stride: conv.stride,
+        pad: [top, bottom, left, right],
+    };
+    if !dims.is_valid() || per_group * conv.groups != c_in {
+        return None;
+    }
+    ops::conv2d(x, &weight, dims, kind)
+}
+
+/// `[top, bottom, left, right]` as Burn's `Conv2d` computes them (its method is private).
+fn padding(
+    config: &PaddingConfig2d,
+    [h, w]: [usize; 2],
+    [kh, kw]: [usize; 2],
+    [sh, sw]: [usize; 2],
+) -> [usize; 4] {
+    // TF "same": output ceil(n / s); the padding the kernel needs, the odd one after.
+    let same = |n: usize, k: usize, s: usize| {
+        let total = ((n.div_ceil(s).max(1) - 1) * s + k).saturating_sub(n);
+        (total / 2, total - total / 2)
+    };
+    match *config {
+        PaddingConfig2d::Valid => [0; 4],
+        PaddingConfig2d::Same => {
+            let ((top, bottom), (left, right)) = (same(h, kh, sh), same(w, kw, sw));
+            [top, bottom, left, right]
+        }
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [top, bottom, left, right],
+    }
+}
+
+/// `act(norm.forward(x))`; in training, `norm`'s running statistics are updated as Burn's
+/// `BatchNorm` updates them.
+///
+/// # Shapes
+/// - `x`: `[B, C, H, W]`; output the same
+pub(crate) fn batch_norm_act(norm: &BatchNorm, x: Tensor<4>, act: Activation) -> Tensor<4> {
+    if crate::cpu::enabled() {
+        let params = NormParams {
+            gamma: norm.gamma.val(),
+            beta: norm.beta.val(),
+            running_mean: norm.running_mean.value(),
+            running_var: norm.running_var.value(),
+            epsilon: norm.epsilon,
+            training: x.device().is_autodiff() && norm.training.is_enabled(),
+        };
+        if let Some(out) = ops::norm_act(&x, &params, act) {
+            if let Some((mean, var)) = &out.batch_stats {
+                diffres::kernel_support::update_running_stats(norm, mean, var);
+            }
+            return out.out;
+        }
+    }
+    let y = norm.forward(x);
+    match act {
+        Activation::Identity => y,
+        Activation::Relu => relu(y),
+        Activation::Silu => silu(y),
+    }
+}
