@@ -15,8 +15,6 @@ fn main() -> Result<(), diffres_models::ModelError> {
         .collect();
     let arg = |i: usize, default: usize| args.get(i).copied().unwrap_or(default);
     let (batch, time, freq, channels) = (arg(0, 4), arg(1, 100), arg(2, 64), arg(3, 3));
-    diffres_models::use_host_kernels(std::env::var("PORTABLE").is_err());
-    if std::env::var("KEEP").is_ok() { diffres::keep_freed_memory(); }
     let device = Device::flex().autodiff();
     device.seed(0);
     for kind in [
@@ -44,8 +42,6 @@ fn main() -> Result<(), diffres_models::ModelError> {
             "{kind:>16}: {:>10} params, [{batch}, {channels}, {time}, {freq}] forward {forward:.3} s, forward+backward {step:.3} s",
             trainable_params(&model)
         );
-        let p: Vec<f64> = diffres_models::PROF.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e6).collect();
-        println!("  pw fwd {:.3} dw fwd {:.3} pw bwd {:.3} dw bwd {:.3} bn fwd {:.3} bn bwd {:.3} kxk fwd {:.3} kxk bwd {:.3}", p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
     }
     Ok(())
 }

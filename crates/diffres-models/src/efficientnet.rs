@@ -424,7 +424,11 @@ impl MbConv {
                 .forward(silu(self.se_reduce.forward(squeezed))),
         );
         h = h * gate;
-        h = batch_norm_act(&self.bn2, conv2d(&self.project_conv, h), Activation::Identity);
+        h = batch_norm_act(
+            &self.bn2,
+            conv2d(&self.project_conv, h),
+            Activation::Identity,
+        );
         if self.residual {
             h = self.drop_connect.forward(h) + x;
         }

@@ -7,8 +7,8 @@ use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, silu};
 
-pub(crate) use crate::cpu::norm_act::Activation;
 use crate::cpu::geometry::ConvDims;
+pub(crate) use crate::cpu::norm_act::Activation;
 use crate::cpu::ops::{self, ConvKind, NormParams};
 
 /// `conv.forward(x)`.

@@ -33,7 +33,7 @@
 pub mod attention;
 pub mod checkpoint;
 pub mod cnn;
-pub mod cpu;
+mod cpu;
 pub mod efficientnet;
 pub mod error;
 mod layers;
@@ -49,11 +49,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result as ModelResult;
 pub use attention::{ClassifierHead, MHeadAttention, MHeadAttentionConfig};
-pub use cpu::use_host_kernels;
-#[doc(hidden)]
-pub use cpu::ops::PROF;
 pub use checkpoint::{Checkpoint, CheckpointKind, HostTensor, Imported};
 pub use cnn::{CompactCnn, CompactCnnConfig};
+pub use cpu::use_host_kernels;
 pub use diffres::trainable_params;
 pub use efficientnet::{EfficientNet, EfficientNetConfig, EfficientNetVariant};
 pub use error::ModelError;

@@ -6,8 +6,8 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::cpu::conv_block_op::{self, BlockParams, ConvParams, NormParams};
-use crate::kernel_support::update_running_stats;
 use crate::error::DiffResError;
+use crate::kernel_support::update_running_stats;
 
 /// Configuration of one [`ResConv1d`] block.
 #[derive(Config, Debug)]

@@ -6,10 +6,10 @@
 //! This is plumbing for kernels, not part of the layer's API: it follows the layer's kernels
 //! and may change with them.
 
+pub use crate::cpu::fastmath::exp;
 pub use crate::cpu::flex::{
     flex_kind, flex_tensor, host, plain, plain_tensor, AdTensor, FlexKind, Strategy,
 };
-pub use crate::cpu::fastmath::exp;
 pub use crate::cpu::matmul::{matmul, View, ViewMut};
 
 use burn::nn::BatchNorm;

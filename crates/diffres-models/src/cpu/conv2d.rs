@@ -123,7 +123,9 @@ fn col2im(d: &ConvDims, col: &[f32], (r0, r1): (usize, usize), dx: &mut [f32]) {
 /// The bands of output rows.
 fn bands(d: &ConvDims) -> impl Iterator<Item = (usize, usize)> {
     let (rows, step) = (d.h_out(), band_rows(d));
-    (0..rows).step_by(step).map(move |r0| (r0, (r0 + step).min(rows)))
+    (0..rows)
+        .step_by(step)
+        .map(move |r0| (r0, (r0 + step).min(rows)))
 }
 
 /// `y = conv(x, weight)`: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]`, both
@@ -138,7 +140,14 @@ pub(crate) fn forward(d: &ConvDims, x: &[f32], weight: &[f32]) -> Vec<f32> {
             let w = View::new(weight, 0, k, 1);
             if is_pointwise(d) {
                 let dst = ViewMut::new(y, 0, plane, 1);
-                matmul((d.c_out, plane, k), dst, w, View::new(x, 0, plane, 1), false, threads);
+                matmul(
+                    (d.c_out, plane, k),
+                    dst,
+                    w,
+                    View::new(x, 0, plane, 1),
+                    false,
+                    threads,
+                );
                 return;
             }
             let mut col = vec![0.0f32; k * band_rows(d) * d.w_out()];
@@ -146,7 +155,14 @@ pub(crate) fn forward(d: &ConvDims, x: &[f32], weight: &[f32]) -> Vec<f32> {
                 let n = (r1 - r0) * d.w_out();
                 im2col(d, x, (r0, r1), &mut col);
                 let dst = ViewMut::new(y, r0 * d.w_out(), plane, 1);
-                matmul((d.c_out, n, k), dst, w, View::new(&col, 0, n, 1), false, threads);
+                matmul(
+                    (d.c_out, n, k),
+                    dst,
+                    w,
+                    View::new(&col, 0, n, 1),
+                    false,
+                    threads,
+                );
             }
         });
     y
@@ -166,7 +182,14 @@ pub(crate) fn backward(
     let group_out = SAMPLES_PER_PARTIAL * d.out_sample();
     let groups = d.batch.div_ceil(SAMPLES_PER_PARTIAL);
     let threads = inner_threads(groups);
-    let mut dx = vec![0.0f32; if want_input { d.batch * d.in_sample() } else { 0 }];
+    let mut dx = vec![
+        0.0f32;
+        if want_input {
+            d.batch * d.in_sample()
+        } else {
+            0
+        }
+    ];
     // One input-gradient chunk per group (empty chunks when the input needs none).
     let mut dx_chunks: Vec<&mut [f32]> = if want_input {
         dx.chunks_mut(group_in).collect()
@@ -179,8 +202,19 @@ pub(crate) fn backward(
         .zip(dy.par_chunks(group_out))
         .map(|((dx, x), dy)| {
             let mut dw = vec![0.0f32; d.c_out * k];
-            let mut col = vec![0.0f32; if is_pointwise(d) { 0 } else { k * band_rows(d) * d.w_out() }];
-            for (s, (x, dy)) in x.chunks(d.in_sample()).zip(dy.chunks(d.out_sample())).enumerate() {
+            let mut col = vec![
+                0.0f32;
+                if is_pointwise(d) {
+                    0
+                } else {
+                    k * band_rows(d) * d.w_out()
+                }
+            ];
+            for (s, (x, dy)) in x
+                .chunks(d.in_sample())
+                .zip(dy.chunks(d.out_sample()))
+                .enumerate()
+            {
                 let dx = if want_input {
                     Some(&mut dx[s * d.in_sample()..][..d.in_sample()])
                 } else {
@@ -217,9 +251,23 @@ fn sample_backward(
         // dW += dY X^T; dX = W^T dY.
         let xt = View::new(x, 0, 1, plane);
         let dyv = View::new(dy, 0, plane, 1);
-        matmul((d.c_out, k, plane), ViewMut::new(dw, 0, k, 1), dyv, xt, true, threads);
+        matmul(
+            (d.c_out, k, plane),
+            ViewMut::new(dw, 0, k, 1),
+            dyv,
+            xt,
+            true,
+            threads,
+        );
         if let Some(dx) = dx {
-            matmul((k, plane, d.c_out), ViewMut::new(dx, 0, plane, 1), wt, dyv, false, threads);
+            matmul(
+                (k, plane, d.c_out),
+                ViewMut::new(dx, 0, plane, 1),
+                wt,
+                dyv,
+                false,
+                threads,
+            );
         }
         return;
     }
@@ -228,9 +276,23 @@ fn sample_backward(
         let n = (r1 - r0) * d.w_out();
         let dyv = View::new(dy, r0 * d.w_out(), plane, 1);
         im2col(d, x, (r0, r1), col);
-        matmul((d.c_out, k, n), ViewMut::new(dw, 0, k, 1), dyv, View::new(col, 0, 1, n), true, threads);
+        matmul(
+            (d.c_out, k, n),
+            ViewMut::new(dw, 0, k, 1),
+            dyv,
+            View::new(col, 0, 1, n),
+            true,
+            threads,
+        );
         if let Some(dx) = dx.as_deref_mut() {
-            matmul((k, n, d.c_out), ViewMut::new(col, 0, n, 1), wt, dyv, false, threads);
+            matmul(
+                (k, n, d.c_out),
+                ViewMut::new(col, 0, n, 1),
+                wt,
+                dyv,
+                false,
+                threads,
+            );
             col2im(d, col, (r0, r1), dx);
         }
     }
@@ -257,10 +319,12 @@ mod tests {
                                 for j in 0..d.kw {
                                     let ih = (oh * d.stride[0] + i) as isize - d.pad[0] as isize;
                                     let iw = (ow * d.stride[1] + j) as isize - d.pad[2] as isize;
-                                    if ih < 0 || iw < 0 || ih >= d.h as isize || iw >= d.w as isize {
+                                    if ih < 0 || iw < 0 || ih >= d.h as isize || iw >= d.w as isize
+                                    {
                                         continue;
                                     }
-                                    let xi = ((b * d.c_in + ci) * d.h + ih as usize) * d.w + iw as usize;
+                                    let xi =
+                                        ((b * d.c_in + ci) * d.h + ih as usize) * d.w + iw as usize;
                                     let wi = ((co * d.c_in + ci) * d.kh + i) * d.kw + j;
                                     y[yi] += x[xi] as f64 * w[wi] as f64;
                                     dx[xi] += w[wi] as f64 * dy[yi] as f64;
@@ -278,14 +342,21 @@ mod tests {
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
-            .map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32 / 1000.0 - 1.0)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
+                    / 1000.0
+                    - 1.0
+            })
             .collect()
     }
 
     fn close(a: &[f32], b: &[f32], what: &str) {
         assert_eq!(a.len(), b.len(), "{what}");
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}[{i}]: {x} vs {y}"
+            );
         }
     }
 
@@ -305,7 +376,17 @@ mod tests {
             (3, 5, 4, 1, 1, 3, 3, [2, 2], [1, 1, 1, 1]),
         ];
         for (batch, c_in, c_out, h, w, kh, kw, stride, pad) in cases {
-            let d = ConvDims { batch, c_in, c_out, h, w, kh, kw, stride, pad };
+            let d = ConvDims {
+                batch,
+                c_in,
+                c_out,
+                h,
+                w,
+                kh,
+                kw,
+                stride,
+                pad,
+            };
             assert!(d.is_valid());
             let x = values(batch * d.in_sample(), 1);
             let wt = values(c_out * c_in * kh * kw, 2);
@@ -317,13 +398,26 @@ mod tests {
             close(&dw, &dw_ref, &format!("dw {d:?}"));
             let (none, dw_again) = backward(&d, &x, &wt, &dy, false);
             assert!(none.is_none());
-            assert_eq!(dw_again, dw, "the weight gradient does not depend on the input's");
+            assert_eq!(
+                dw_again, dw,
+                "the weight gradient does not depend on the input's"
+            );
         }
     }
 
     #[test]
     fn bands_cover_every_output_row_once() {
-        let d = ConvDims { batch: 1, c_in: 200, c_out: 1, h: 50, w: 300, kh: 3, kw: 3, stride: [1, 1], pad: [1, 1, 1, 1] };
+        let d = ConvDims {
+            batch: 1,
+            c_in: 200,
+            c_out: 1,
+            h: 50,
+            w: 300,
+            kh: 3,
+            kw: 3,
+            stride: [1, 1],
+            pad: [1, 1, 1, 1],
+        };
         assert!(band_rows(&d) < d.h_out());
         let rows: Vec<usize> = bands(&d).flat_map(|(a, b)| a..b).collect();
         assert_eq!(rows, (0..d.h_out()).collect::<Vec<_>>());

@@ -20,10 +20,9 @@ use super::geometry::ConvDims;
 struct Phased {
     sh: usize,
     sw: usize,
-    /// Rows and columns of one phase.
-    hq: usize,
+    /// Columns of one phase.
     wq: usize,
-    /// Values per phase: `hq wq` plus one row of zeros that the shifted runs may read past
+    /// Values per phase: its `hq wq` values (`hq` rows) plus one row of zeros that the shifted runs may read past
     /// the last row.
     len: usize,
 }
@@ -33,7 +32,12 @@ impl Phased {
         let [sh, sw] = d.stride;
         let hq = (d.h + d.pad[0] + d.pad[1]).div_ceil(sh);
         let wq = (d.w + d.pad[2] + d.pad[3]).div_ceil(sw);
-        Self { sh, sw, hq, wq, len: (hq + 1) * wq }
+        Self {
+            sh,
+            sw,
+            wq,
+            len: (hq + 1) * wq,
+        }
     }
 
     /// Values of all phases.
@@ -64,10 +68,15 @@ impl Phased {
     }
 
     /// Copies one input plane (`[h, w]`) into `buf` (every other value zero).
+    #[inline(always)]
     fn fill(&self, d: &ConvDims, plane: &[f32], buf: &mut [f32]) {
         buf.fill(0.0);
         for (ih, row) in plane.chunks_exact(d.w).enumerate() {
             for (iw, at) in self.row_runs(d, ih) {
+                if self.sw == 1 {
+                    buf[at..at + d.w].copy_from_slice(row);
+                    continue;
+                }
                 for (slot, v) in buf[at..].iter_mut().zip(row[iw..].iter().step_by(self.sw)) {
                     *slot = *v;
                 }
@@ -89,23 +98,28 @@ pub(crate) fn forward(d: &ConvDims, x: &[f32], weight: &[f32]) -> Vec<f32> {
         .enumerate()
         .for_each_init(
             || (vec![0.0f32; layout.size()], vec![0.0f32; run]),
-            |(buf, acc), (plane, (y, x))| vectorized(#[inline(always)] || {
-                let kernel = &weight[(plane % d.c_out) * taps..][..taps];
-                layout.fill(d, x, buf);
-                acc.fill(0.0);
-                for i in 0..d.kh {
-                    for j in 0..d.kw {
-                        let tap = kernel[i * d.kw + j];
-                        let src = &buf[layout.tap(i, j)..][..run];
-                        for (o, v) in acc.iter_mut().zip(src) {
-                            *o += tap * v;
+            |(buf, acc), (plane, (y, x))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let kernel = &weight[(plane % d.c_out) * taps..][..taps];
+                        layout.fill(d, x, buf);
+                        acc.fill(0.0);
+                        for i in 0..d.kh {
+                            for j in 0..d.kw {
+                                let tap = kernel[i * d.kw + j];
+                                let src = &buf[layout.tap(i, j)..][..run];
+                                for (o, v) in acc.iter_mut().zip(src) {
+                                    *o += tap * v;
+                                }
+                            }
                         }
-                    }
-                }
-                for (out, row) in y.chunks_exact_mut(wo).zip(acc.chunks_exact(layout.wq)) {
-                    out.copy_from_slice(&row[..wo]);
-                }
-            }),
+                        for (out, row) in y.chunks_exact_mut(wo).zip(acc.chunks_exact(layout.wq)) {
+                            out.copy_from_slice(&row[..wo]);
+                        }
+                    },
+                )
+            },
         );
     y
 }
@@ -143,49 +157,62 @@ fn input_grad(d: &ConvDims, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         .enumerate()
         .for_each_init(
             || (vec![0.0f32; layout.size()], vec![0.0f32; run]),
-            |(buf, grad), (plane, (dx, dy))| vectorized(#[inline(always)] || {
-                let kernel = &weight[(plane % d.c_out) * taps..][..taps];
-                widen(d, &layout, dy, grad);
-                buf.fill(0.0);
-                for i in 0..d.kh {
-                    for j in 0..d.kw {
-                        let tap = kernel[i * d.kw + j];
-                        let dst = &mut buf[layout.tap(i, j)..][..run];
-                        for (o, g) in dst.iter_mut().zip(grad.iter()) {
-                            *o += tap * g;
+            |(buf, grad), (plane, (dx, dy))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let kernel = &weight[(plane % d.c_out) * taps..][..taps];
+                        widen(d, &layout, dy, grad);
+                        buf.fill(0.0);
+                        for i in 0..d.kh {
+                            for j in 0..d.kw {
+                                let tap = kernel[i * d.kw + j];
+                                let dst = &mut buf[layout.tap(i, j)..][..run];
+                                for (o, g) in dst.iter_mut().zip(grad.iter()) {
+                                    *o += tap * g;
+                                }
+                            }
                         }
-                    }
-                }
-                for (ih, row) in dx.chunks_exact_mut(d.w).enumerate() {
-                    for (iw, at) in layout.row_runs(d, ih) {
-                        for (v, slot) in row[iw..].iter_mut().step_by(layout.sw).zip(&buf[at..]) {
-                            *v = *slot;
+                        for (ih, row) in dx.chunks_exact_mut(d.w).enumerate() {
+                            for (iw, at) in layout.row_runs(d, ih) {
+                                if layout.sw == 1 {
+                                    row.copy_from_slice(&buf[at..at + d.w]);
+                                    continue;
+                                }
+                                for (v, slot) in
+                                    row[iw..].iter_mut().step_by(layout.sw).zip(&buf[at..])
+                                {
+                                    *v = *slot;
+                                }
+                            }
                         }
-                    }
-                }
-            }),
+                    },
+                )
+            },
         );
     dx
 }
 
-/// `sum a b` in 16 `f32` lanes added in `f64`.
+/// `sum a b` in 16 `f32` lanes added in `f64` (plain loops: they must inline into
+/// [`vectorized`]'s target).
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     const LANES: usize = 16;
     let mut acc = [0.0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x * y) as f64)
-        .sum();
+    let mut total = 0.0f64;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        total += (x * y) as f64;
+    }
     for (xa, xb) in ca.zip(cb) {
         for k in 0..LANES {
             acc[k] += xa[k] * xb[k];
         }
     }
-    tail + acc.iter().map(|&v| v as f64).sum::<f64>()
+    for v in acc {
+        total += v as f64;
+    }
+    total
 }
 
 fn weight_grad(d: &ConvDims, x: &[f32], dy: &[f32]) -> Vec<f32> {
@@ -196,20 +223,35 @@ fn weight_grad(d: &ConvDims, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .into_par_iter()
         .map_init(
             || (vec![0.0f32; layout.size()], vec![0.0f32; run]),
-            |(buf, grad), c| vectorized(#[inline(always)] || {
-                let mut sums = vec![0.0f64; taps];
-                for b in 0..d.batch {
-                    let plane = b * d.c_out + c;
-                    layout.fill(d, &x[plane * d.in_plane()..][..d.in_plane()], buf);
-                    widen(d, &layout, &dy[plane * d.out_plane()..][..d.out_plane()], grad);
-                    for i in 0..d.kh {
-                        for j in 0..d.kw {
-                            sums[i * d.kw + j] += dot(grad, &buf[layout.tap(i, j)..][..run]);
+            |(buf, grad), c| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let mut sums = vec![0.0f64; taps];
+                        for b in 0..d.batch {
+                            let plane = b * d.c_out + c;
+                            layout.fill(d, &x[plane * d.in_plane()..][..d.in_plane()], buf);
+                            widen(
+                                d,
+                                &layout,
+                                &dy[plane * d.out_plane()..][..d.out_plane()],
+                                grad,
+                            );
+                            for i in 0..d.kh {
+                                for j in 0..d.kw {
+                                    sums[i * d.kw + j] +=
+                                        dot(grad, &buf[layout.tap(i, j)..][..run]);
+                                }
+                            }
                         }
-                    }
-                }
-                sums.into_iter().map(|v| v as f32).collect()
-            }),
+                        let mut out = vec![0.0f32; taps];
+                        for (o, v) in out.iter_mut().zip(&sums) {
+                            *o = *v as f32;
+                        }
+                        out
+                    },
+                )
+            },
         )
         .collect();
     per_channel.concat()
@@ -237,7 +279,8 @@ mod tests {
                                 if ih < 0 || iw < 0 || ih >= d.h as isize || iw >= d.w as isize {
                                     continue;
                                 }
-                                let xi = ((b * d.c_out + c) * d.h + ih as usize) * d.w + iw as usize;
+                                let xi =
+                                    ((b * d.c_out + c) * d.h + ih as usize) * d.w + iw as usize;
                                 let wi = (c * d.kh + i) * d.kw + j;
                                 y[yi] += x[xi] as f64 * w[wi] as f64;
                                 dx[xi] += w[wi] as f64 * dy[yi] as f64;
@@ -289,7 +332,17 @@ mod tests {
             }
         }
         for (batch, c, h, w, k, stride, pad) in cases {
-            let d = ConvDims { batch, c_in: c, c_out: c, h, w, kh: k, kw: k, stride, pad };
+            let d = ConvDims {
+                batch,
+                c_in: c,
+                c_out: c,
+                h,
+                w,
+                kh: k,
+                kw: k,
+                stride,
+                pad,
+            };
             assert!(d.is_valid(), "{d:?}");
             let x = values(batch * d.in_sample(), 1);
             let wt = values(c * k * k, 2);
@@ -303,7 +356,10 @@ mod tests {
             ] {
                 assert_eq!(got.len(), want.len());
                 for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                    assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}[{i}] {d:?}: {a} vs {b}");
+                    assert!(
+                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                        "{what}[{i}] {d:?}: {a} vs {b}"
+                    );
                 }
             }
         }

@@ -21,10 +21,12 @@ impl ConvDims {
     /// Whether the kernel fits the padded input (the output has at least one row and column)
     /// and every size is non-zero.
     pub fn is_valid(&self) -> bool {
-        let positive = [self.batch, self.c_in, self.c_out, self.h, self.w, self.kh, self.kw]
-            .iter()
-            .chain(&self.stride)
-            .all(|&n| n > 0);
+        let positive = [
+            self.batch, self.c_in, self.c_out, self.h, self.w, self.kh, self.kw,
+        ]
+        .iter()
+        .chain(&self.stride)
+        .all(|&n| n > 0);
         positive
             && self.h + self.pad[0] + self.pad[1] >= self.kh
             && self.w + self.pad[2] + self.pad[3] >= self.kw
@@ -83,7 +85,10 @@ pub(crate) fn valid_range(
     in_len: usize,
 ) -> (usize, usize) {
     let lo = pad.saturating_sub(tap).div_ceil(stride);
-    let hi = (in_len + pad).saturating_sub(tap).div_ceil(stride).min(out_len);
+    let hi = (in_len + pad)
+        .saturating_sub(tap)
+        .div_ceil(stride)
+        .min(out_len);
     (lo.min(hi), hi)
 }
 
@@ -104,7 +109,11 @@ mod tests {
                             };
                             let (lo, hi) = valid_range(out_len, stride, tap, pad, in_len);
                             for o in 0..out_len {
-                                assert_eq!(inside(o), (lo..hi).contains(&o), "{out_len} {stride} {tap} {pad} {in_len} {o}");
+                                assert_eq!(
+                                    inside(o),
+                                    (lo..hi).contains(&o),
+                                    "{out_len} {stride} {tap} {pad} {in_len} {o}"
+                                );
                             }
                         }
                     }
@@ -115,7 +124,17 @@ mod tests {
 
     #[test]
     fn output_sizes_follow_the_convolution_formula() {
-        let d = ConvDims { batch: 1, c_in: 1, c_out: 1, h: 7, w: 8, kh: 3, kw: 5, stride: [2, 2], pad: [1, 1, 1, 2] };
+        let d = ConvDims {
+            batch: 1,
+            c_in: 1,
+            c_out: 1,
+            h: 7,
+            w: 8,
+            kh: 3,
+            kw: 5,
+            stride: [2, 2],
+            pad: [1, 1, 1, 2],
+        };
         assert!(d.is_valid());
         assert_eq!((d.h_out(), d.w_out()), (4, 4));
         assert_eq!(d.in_row(0, 0), None);

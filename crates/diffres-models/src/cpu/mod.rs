@@ -17,7 +17,7 @@ pub(crate) mod conv2d;
 pub(crate) mod depthwise;
 pub(crate) mod geometry;
 pub(crate) mod norm_act;
-pub mod ops;
+pub(crate) mod ops;
 #[cfg(test)]
 mod tests;
 

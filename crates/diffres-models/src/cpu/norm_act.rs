@@ -75,30 +75,37 @@ impl Act for Silu {
 /// Lanes of the partial sums (independent accumulators, so the sums vectorise).
 const LANES: usize = 16;
 
-/// `sum f(v)` over a slice, in `LANES` `f32` partial sums added in `f64`.
+/// `sum f(v)` over a slice, in `LANES` `f32` partial sums added in `f64`. (Plain loops, not
+/// iterator adaptors: they must inline into [`vectorized`]'s target.)
 #[inline(always)]
 fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     let mut acc = [0.0f32; LANES];
     let chunks = v.chunks_exact(LANES);
-    let tail: f64 = chunks.remainder().iter().map(|&x| f(x) as f64).sum();
+    let mut total = 0.0f64;
+    for &x in chunks.remainder() {
+        total += f(x) as f64;
+    }
     for chunk in chunks {
-        for (a, &x) in acc.iter_mut().zip(chunk) {
-            *a += f(x);
+        for k in 0..LANES {
+            acc[k] += f(chunk[k]);
         }
     }
-    tail + acc.iter().map(|&a| a as f64).sum::<f64>()
+    for a in acc {
+        total += a as f64;
+    }
+    total
 }
 
-/// `(sum f(a, g).0, sum f(a, g).1)` over two slices, as [`lane_sum`].
+/// `(sum f(a, g).0, sum f(a, g).1)` over two slices of one length, as [`lane_sum`].
 #[inline(always)]
 fn lane_sum2(a: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
     let (mut acc0, mut acc1) = ([0.0f32; LANES], [0.0f32; LANES]);
     let (ca, cg) = (a.chunks_exact(LANES), g.chunks_exact(LANES));
-    let mut tail = (0.0f64, 0.0f64);
+    let mut total = (0.0f64, 0.0f64);
     for (&x, &y) in ca.remainder().iter().zip(cg.remainder()) {
         let (u, v) = f(x, y);
-        tail.0 += u as f64;
-        tail.1 += v as f64;
+        total.0 += u as f64;
+        total.1 += v as f64;
     }
     for (xa, xg) in ca.zip(cg) {
         for k in 0..LANES {
@@ -107,8 +114,11 @@ fn lane_sum2(a: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, 
             acc1[k] += v;
         }
     }
-    let total = |acc: [f32; LANES]| acc.iter().map(|&a| a as f64).sum::<f64>();
-    (tail.0 + total(acc0), tail.1 + total(acc1))
+    for k in 0..LANES {
+        total.0 += acc0[k] as f64;
+        total.1 += acc1[k] as f64;
+    }
+    total
 }
 
 /// Sizes: `[batch, channels, plane]` (plane = height x width).
@@ -138,15 +148,23 @@ pub(crate) fn batch_stats(d: &NormDims, a: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let n = d.count() as f64;
     let stats: Vec<(f32, f32)> = (0..d.channels)
         .into_par_iter()
-        .map(|c| vectorized(#[inline(always)] || {
-            let sum: f64 = (0..d.batch).map(|b| lane_sum(&a[d.range(b, c)], |v| v)).sum();
-            let mean = sum / n;
-            let m = mean as f32;
-            let squares: f64 = (0..d.batch)
-                .map(|b| lane_sum(&a[d.range(b, c)], |v| (v - m) * (v - m)))
-                .sum();
-            (m, (squares / n) as f32)
-        }))
+        .map(|c| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    let mut sum = 0.0f64;
+                    for b in 0..d.batch {
+                        sum += lane_sum(&a[d.range(b, c)], |v| v);
+                    }
+                    let m = (sum / n) as f32;
+                    let mut squares = 0.0f64;
+                    for b in 0..d.batch {
+                        squares += lane_sum(&a[d.range(b, c)], |v| (v - m) * (v - m));
+                    }
+                    (m, (squares / n) as f32)
+                },
+            )
+        })
         .collect();
     stats.into_iter().unzip()
 }
@@ -191,11 +209,14 @@ fn forward_with<A: Act>(d: &NormDims, a: &[f32], norm: &Norm<'_>) -> Vec<f32> {
         .enumerate()
         .for_each(|(plane, (y, a))| {
             let (scale, shift) = norm.affine(plane % d.channels);
-            vectorized(#[inline(always)] || {
-                for (y, &a) in y.iter_mut().zip(a) {
-                    *y = A::apply(a * scale + shift);
-                }
-            })
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (y, &a) in y.iter_mut().zip(a) {
+                        *y = A::apply(a * scale + shift);
+                    }
+                },
+            )
         });
     y
 }
@@ -212,7 +233,14 @@ pub(crate) fn backward(
     batch: bool,
     want_input: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
-    let pass = Backward { d, a, norm, dy, batch, want_input };
+    let pass = Backward {
+        d,
+        a,
+        norm,
+        dy,
+        batch,
+        want_input,
+    };
     match act {
         Activation::Identity => pass.run::<Identity>(),
         Activation::Relu => pass.run::<Relu>(),
@@ -238,17 +266,22 @@ impl Backward<'_> {
             .map(|c| {
                 let (scale, shift) = norm.affine(c);
                 let (mean, inv) = (norm.mean[c], norm.inv_std[c]);
-                vectorized(#[inline(always)] || {
-                    (0..d.batch)
-                        .map(|b| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let mut total = (0.0f64, 0.0f64);
+                        for b in 0..d.batch {
                             let range = d.range(b, c);
-                            lane_sum2(&a[range.clone()], &dy[range], |a, g| {
+                            let (sb, sg) = lane_sum2(&a[range.clone()], &dy[range], |a, g| {
                                 let dz = g * A::slope(a * scale + shift);
                                 (dz, dz * (a - mean) * inv)
-                            })
-                        })
-                        .fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1))
-                })
+                            });
+                            total.0 += sb;
+                            total.1 += sg;
+                        }
+                        total
+                    },
+                )
             })
             .collect();
         let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
@@ -268,12 +301,15 @@ impl Backward<'_> {
                     } else {
                         (0.0, 0.0)
                     };
-                    vectorized(#[inline(always)] || {
-                        for ((da, &a), &g) in da.iter_mut().zip(a).zip(dy) {
-                            let dz = g * A::slope(a * scale + shift);
-                            *da = scale * (dz - mb - (a - mean) * inv * mg);
-                        }
-                    })
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            for ((da, &a), &g) in da.iter_mut().zip(a).zip(dy) {
+                                let dz = g * A::slope(a * scale + shift);
+                                *da = scale * (dz - mb - (a - mean) * inv * mg);
+                            }
+                        },
+                    )
                 });
             da
         });
@@ -303,9 +339,14 @@ mod tests {
             let (mean, var) = match &p.fixed {
                 Some((m, v)) => (m[c] as f64, v[c] as f64),
                 None => {
-                    let vals: Vec<f64> = (0..d.batch).flat_map(|b| a[d.range(b, c)].to_vec()).collect();
+                    let vals: Vec<f64> = (0..d.batch)
+                        .flat_map(|b| a[d.range(b, c)].to_vec())
+                        .collect();
                     let mean = vals.iter().sum::<f64>() / n;
-                    (mean, vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n)
+                    (
+                        mean,
+                        vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n,
+                    )
                 }
             };
             for b in 0..d.batch {
@@ -332,7 +373,11 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences_in_training_and_inference() {
-        let d = NormDims { batch: 3, channels: 2, plane: 5 };
+        let d = NormDims {
+            batch: 3,
+            channels: 2,
+            plane: 5,
+        };
         let a = values(d.batch * d.channels * d.plane, 1);
         let w = values(a.len(), 2);
         let (gamma, beta) = (vec![1.3f32, -0.7], vec![0.2f32, 0.5]);
@@ -345,7 +390,12 @@ mod tests {
                 };
                 let eps = 1e-3;
                 let inv = inv_std(&var, eps);
-                let norm = Norm { mean: &mean, inv_std: &inv, gamma: &gamma, beta: &beta };
+                let norm = Norm {
+                    mean: &mean,
+                    inv_std: &inv,
+                    gamma: &gamma,
+                    beta: &beta,
+                };
                 let (da, dgamma, dbeta) = backward(&d, &a, &norm, act, &w, training, true);
                 let da = da.unwrap();
                 let params = |g: &[f32], b: &[f32]| Params {
@@ -359,15 +409,23 @@ mod tests {
                 let y = forward(&d, &a, &norm, act);
                 let direct: f64 = y.iter().zip(&w).map(|(y, w)| *y as f64 * *w as f64).sum();
                 let reference = objective(&d, &a64, &params(&gamma, &beta), act, &w);
-                assert!((direct - reference).abs() < 1e-4 * (1.0 + reference.abs()), "{act:?} {training}");
+                assert!(
+                    (direct - reference).abs() < 1e-4 * (1.0 + reference.abs()),
+                    "{act:?} {training}"
+                );
                 let h = 1e-5;
                 for i in 0..a.len() {
                     let (mut up, mut down) = (a64.clone(), a64.clone());
                     up[i] += h;
                     down[i] -= h;
                     let p = params(&gamma, &beta);
-                    let fd = (objective(&d, &up, &p, act, &w) - objective(&d, &down, &p, act, &w)) / (2.0 * h);
-                    assert!((da[i] as f64 - fd).abs() < 2e-3 * (1.0 + fd.abs()), "{act:?} training {training}: da[{i}] {} vs {fd}", da[i]);
+                    let fd = (objective(&d, &up, &p, act, &w) - objective(&d, &down, &p, act, &w))
+                        / (2.0 * h);
+                    assert!(
+                        (da[i] as f64 - fd).abs() < 2e-3 * (1.0 + fd.abs()),
+                        "{act:?} training {training}: da[{i}] {} vs {fd}",
+                        da[i]
+                    );
                 }
                 for c in 0..d.channels {
                     let shift = |v: &[f32], by: f32| {
@@ -376,14 +434,22 @@ mod tests {
                         v
                     };
                     let hf = 1e-3f32;
-                    let fd_gamma = (objective(&d, &a64, &params(&shift(&gamma, hf), &beta), act, &w)
-                        - objective(&d, &a64, &params(&shift(&gamma, -hf), &beta), act, &w))
-                        / (2.0 * hf as f64);
-                    let fd_beta = (objective(&d, &a64, &params(&gamma, &shift(&beta, hf)), act, &w)
-                        - objective(&d, &a64, &params(&gamma, &shift(&beta, -hf)), act, &w))
-                        / (2.0 * hf as f64);
-                    assert!((dgamma[c] as f64 - fd_gamma).abs() < 2e-3 * (1.0 + fd_gamma.abs()), "{act:?} {training} dgamma");
-                    assert!((dbeta[c] as f64 - fd_beta).abs() < 2e-3 * (1.0 + fd_beta.abs()), "{act:?} {training} dbeta");
+                    let fd_gamma =
+                        (objective(&d, &a64, &params(&shift(&gamma, hf), &beta), act, &w)
+                            - objective(&d, &a64, &params(&shift(&gamma, -hf), &beta), act, &w))
+                            / (2.0 * hf as f64);
+                    let fd_beta =
+                        (objective(&d, &a64, &params(&gamma, &shift(&beta, hf)), act, &w)
+                            - objective(&d, &a64, &params(&gamma, &shift(&beta, -hf)), act, &w))
+                            / (2.0 * hf as f64);
+                    assert!(
+                        (dgamma[c] as f64 - fd_gamma).abs() < 2e-3 * (1.0 + fd_gamma.abs()),
+                        "{act:?} {training} dgamma"
+                    );
+                    assert!(
+                        (dbeta[c] as f64 - fd_beta).abs() < 2e-3 * (1.0 + fd_beta.abs()),
+                        "{act:?} {training} dbeta"
+                    );
                 }
             }
         }

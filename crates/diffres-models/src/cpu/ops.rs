@@ -30,14 +30,8 @@ pub(crate) enum ConvKind {
     Depthwise,
 }
 
-/// tmp
-pub static PROF: [std::sync::atomic::AtomicU64; 8] = [const { std::sync::atomic::AtomicU64::new(0) }; 8];
-/// tmp
-pub fn prof(i: usize, t: std::time::Instant) { PROF[i].fetch_add(t.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed); }
 impl ConvKind {
     fn forward(self, d: &ConvDims, x: &[f32], w: &[f32]) -> Vec<f32> {
-        let t = std::time::Instant::now();
-        let _g = Defer(Some(move || prof(if self == ConvKind::Dense { if d.kh == 1 { 0 } else { 6 } } else { 1 }, t)));
         match self {
             ConvKind::Dense => dense::forward(d, x, w),
             ConvKind::Depthwise => depthwise::forward(d, x, w),
@@ -52,8 +46,6 @@ impl ConvKind {
         dy: &[f32],
         want_input: bool,
     ) -> (Option<Vec<f32>>, Vec<f32>) {
-        let t = std::time::Instant::now();
-        let _g = Defer(Some(move || prof(if self == ConvKind::Dense { if d.kh == 1 { 2 } else { 7 } } else { 3 }, t)));
         match self {
             ConvKind::Dense => dense::backward(d, x, w, dy, want_input),
             ConvKind::Depthwise => depthwise::backward(d, x, w, dy, want_input),
@@ -94,11 +86,7 @@ fn conv2d_tracked<C: Strategy>(
 ) -> Option<Tensor<4>> {
     let input = C::tracked::<4>(x.clone())?;
     let weight = C::tracked::<4>(weight.clone())?;
-    let y = kind.forward(
-        &dims,
-        &host(input.primitive()),
-        &host(weight.primitive()),
-    );
+    let y = kind.forward(&dims, &host(input.primitive()), &host(weight.primitive()));
     let out = flex_tensor(y, &out_shape(&dims));
     let nodes = [input.node(), weight.node()];
     let output = match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
@@ -167,10 +155,7 @@ impl Backward<Flex, 2> for ConvBackward {
                 ConvKind::Dense => d.c_in,
                 ConvKind::Depthwise => 1,
             };
-            grads.register::<Flex>(
-                node.id,
-                flex_tensor(dw, &[d.c_out, per_group, d.kh, d.kw]),
-            );
+            grads.register::<Flex>(node.id, flex_tensor(dw, &[d.c_out, per_group, d.kh, d.kw]));
         }
     }
 }
@@ -205,15 +190,27 @@ pub(crate) fn norm_act(x: &Tensor<4>, norm: &NormParams, act: Activation) -> Opt
     match flex_kind(x)? {
         FlexKind::Plain => {
             let [b, c, h, w] = x.dims();
-            let dims = NormDims { batch: b, channels: c, plane: h * w };
+            let dims = NormDims {
+                batch: b,
+                channels: c,
+                plane: h * w,
+            };
             let values = |t: &Tensor<1>| plain(t.clone()).map(|t| host(&t).into_owned());
             let (mean, var) = (values(&norm.running_mean)?, values(&norm.running_var)?);
             let (gamma, beta) = (values(&norm.gamma)?, values(&norm.beta)?);
             let inv_std = norm_act::inv_std(&var, norm.epsilon);
             let input = plain(x.clone())?;
-            let stats = Norm { mean: &mean, inv_std: &inv_std, gamma: &gamma, beta: &beta };
+            let stats = Norm {
+                mean: &mean,
+                inv_std: &inv_std,
+                gamma: &gamma,
+                beta: &beta,
+            };
             let y = norm_act::forward(&dims, &host(&input), &stats, act);
-            Some(NormOutput { out: plain_tensor(y, [b, c, h, w]), batch_stats: None })
+            Some(NormOutput {
+                out: plain_tensor(y, [b, c, h, w]),
+                batch_stats: None,
+            })
         }
         FlexKind::Autodiff => norm_act_tracked::<NoCheckpointing>(x, norm, act),
         FlexKind::AutodiffBalanced => norm_act_tracked::<BalancedCheckpointing>(x, norm, act),
@@ -226,7 +223,11 @@ fn norm_act_tracked<C: Strategy>(
     act: Activation,
 ) -> Option<NormOutput> {
     let [b, c, h, w] = x.dims();
-    let dims = NormDims { batch: b, channels: c, plane: h * w };
+    let dims = NormDims {
+        batch: b,
+        channels: c,
+        plane: h * w,
+    };
     let input = C::tracked::<4>(x.clone())?;
     let gamma = C::tracked::<1>(norm.gamma.clone())?;
     let beta = C::tracked::<1>(norm.beta.clone())?;
@@ -248,9 +249,7 @@ fn norm_act_tracked<C: Strategy>(
         training: norm.training,
         input: input.primitive().clone(),
     };
-    let t = std::time::Instant::now();
     let y = norm_act::forward(&dims, &a, &saved.norm(), act);
-    prof(4, t);
     drop(a);
     let out = flex_tensor(y, &[b, c, h, w]);
     let batch_stats = norm.training.then(|| (saved.mean.clone(), var));
@@ -259,7 +258,10 @@ fn norm_act_tracked<C: Strategy>(
         OpsKind::Tracked(prep) => prep.finish(NormState(Arc::new(saved)), out),
         OpsKind::UnTracked(prep) => prep.finish(out),
     };
-    Some(NormOutput { out: C::wrap::<4>(output), batch_stats })
+    Some(NormOutput {
+        out: C::wrap::<4>(output),
+        batch_stats,
+    })
 }
 
 #[derive(Debug)]
@@ -282,13 +284,21 @@ struct NormSaved {
 
 impl NormSaved {
     fn norm(&self) -> Norm<'_> {
-        Norm { mean: &self.mean, inv_std: &self.inv_std, gamma: &self.gamma, beta: &self.beta }
+        Norm {
+            mean: &self.mean,
+            inv_std: &self.inv_std,
+            gamma: &self.gamma,
+            beta: &self.beta,
+        }
     }
 }
 
 impl std::fmt::Debug for NormSaved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NormSaved").field("dims", &self.dims).field("act", &self.act).finish()
+        f.debug_struct("NormSaved")
+            .field("dims", &self.dims)
+            .field("act", &self.act)
+            .finish()
     }
 }
 
@@ -304,8 +314,6 @@ impl Backward<Flex, 3> for NormBackward {
         let saved = &ops.state.0;
         let grad = grads.consume::<Flex>(&ops.node);
         let d = &saved.dims;
-        let t = std::time::Instant::now();
-        let _g = Defer(Some(move || prof(5, t)));
         let (da, dgamma, dbeta) = norm_act::backward(
             d,
             &host(&saved.input),
@@ -327,6 +335,3 @@ impl Backward<Flex, 3> for NormBackward {
         }
     }
 }
-
-struct Defer<F: FnOnce()>(Option<F>);
-impl<F: FnOnce()> Drop for Defer<F> { fn drop(&mut self) { if let Some(f) = self.0.take() { f() } } }
