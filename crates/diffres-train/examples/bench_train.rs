@@ -36,7 +36,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "cnn")]
     models: Vec<ClassifierKind>,
     /// Front ends, comma-separated (identity is measured once, at 100% of the frames).
-    #[arg(long, value_delimiter = ',', default_value = "identity,avgpool,diffres")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "identity,avgpool,diffres"
+    )]
     frontends: Vec<FrontEndKind>,
     /// Reduction rates δ (fractions of frames removed), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.75,0.5,0.25")]

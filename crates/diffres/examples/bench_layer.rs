@@ -239,7 +239,11 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     frames: Vec<usize>,
     /// Front ends, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "diffres,avgpool,convavgpool")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "diffres,avgpool,convavgpool"
+    )]
     frontend: Vec<FrontEndKind>,
     /// Reduction rate δ (default 0.9 at T >= 10000, else 0.75).
     #[arg(long)]
@@ -345,7 +349,9 @@ fn main() {
     let mut rows = Vec::new();
     for (kind, frames) in cases {
         let delta = args.delta.unwrap_or_else(|| default_delta(frames));
-        let reps = args.reps.map_or_else(|| default_reps(frames), |r| r as usize);
+        let reps = args
+            .reps
+            .map_or_else(|| default_reps(frames), |r| r as usize);
         let r = bench(kind, batch, frames, mels, delta, reps);
         let t = diffres::output_frames(r.frames, r.delta).unwrap_or(0);
         if args.json {
