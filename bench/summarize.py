@@ -136,17 +136,19 @@ def train(rows):
         return
     print("| front end | model | T | kept | training diffres (clips/s) | PyTorch (clips/s) | "
           "training | inference diffres (s audio/s) | PyTorch (s audio/s) | inference | "
-          "peak RSS diffres / PyTorch (MB) |")
-    print("|---|---|---:|---:|---:|---:|---|---:|---:|---|---|")
+          "peak RSS diffres / PyTorch (MB) | CPU s per training step diffres / PyTorch |")
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---|---|---|")
     for (frontend, model, reduction, t, _b, _f), impl in groups.items():
         ours, theirs = impl.get("diffres", []), impl.get("pytorch", [])
         to, tt = med(ours, "train_clips_per_s"), med(theirs, "train_clips_per_s")
         io, it = med(ours, "infer_audio_s_per_s"), med(theirs, "infer_audio_s_per_s")
         mem = (f"{fmt(med(ours, 'process_peak_rss_mb'), 0)} / "
                f"{fmt(med(theirs, 'process_peak_rss_mb'), 0)}")
+        cpu = f"{fmt(med(ours, 'train_step_cpu_s'), 2)} / {fmt(med(theirs, 'train_step_cpu_s'), 2)}"
         kept = f"{(1 - reduction) * 100:.0f}%"
         print(f"| {frontend} | {model} | {t:,} | {kept} | {fmt(to, 1)} | {fmt(tt, 1)} | "
-              f"{ratio_rate(to, tt)} | {fmt(io, 0)} | {fmt(it, 0)} | {ratio_rate(io, it)} | {mem} |")
+              f"{ratio_rate(to, tt)} | {fmt(io, 0)} | {fmt(it, 0)} | {ratio_rate(io, it)} | {mem} | "
+              f"{cpu} |")
     print()
 
 
