@@ -1,17 +1,22 @@
 //! Speed and memory of the DiffRes layer and two baselines on the CPU (Burn flex).
 //!
 //! ```text
-//! cargo run --release -p diffres --example bench_layer [-- --quick] [--threads N] [--malloc-defaults]
+//! cargo run --release -p diffres --example bench_layer -- [--json] [--frames T[,T...]]
+//!     [--frontend diffres,avgpool,convavgpool] [--delta D] [--reps N] [--threads N]
+//!     [--quick] [--malloc-defaults]
 //! ```
 //!
 //! Like the `diffres` tool, it calls [`diffres::keep_freed_memory`] first, unless
 //! `--malloc-defaults` is given.
 //!
-//! Prints a markdown table: forward on the inference device (no autodiff), forward + backward
-//! on the autodiff device (backward of `feature.sum() + guide_loss`), batch 32, F = 128; the
-//! median of a few repetitions after a warm-up, and the peak heap in use during each
-//! measurement (a counting global allocator; the input and the model are included). Then the
-//! authors' PyTorch figures on the same machine and the speed-up.
+//! Per case: forward on the inference device (no autodiff), forward + backward on the autodiff
+//! device (backward of `feature.sum() + guide_loss`), batch 32, F = 128; the median of a few
+//! repetitions after a warm-up (wall-clock and process CPU seconds), and the peak heap in use
+//! during each measurement (a counting global allocator; the input and the model are included).
+//! By default DiffRes at T = 1,000, 3,000 (δ = 0.75) and 10,000 (δ = 0.9) and the baselines at
+//! T = 1,000; `--frames` runs every `--frontend` at the given T. Prints a markdown table, or
+//! with `--json` one JSON object per case and line (keys as `bench/pytorch/bench_torch.py
+//! layer`, which times the authors' PyTorch layer; `bench/compare.sh` runs both).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +24,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use clap::Parser;
 use diffres::{FrontEnd, FrontEndConfig, FrontEndKind};
 
 /// `System`, counting the bytes in use and their peak.
@@ -75,10 +81,6 @@ fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
 
-fn gb(bytes: usize) -> f64 {
-    bytes as f64 / 1e9
-}
-
 fn mb(bytes: usize) -> f64 {
     bytes as f64 / 1e6
 }
@@ -93,34 +95,58 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The authors' figures: (T, fwd s (low, high), fwd+bwd s (low, high), peak GB).
-type Reference = (usize, (f64, f64), (f64, f64), Option<f64>);
-
 struct Row {
     name: String,
     frames: usize,
     delta: f64,
-    fwd: f64,
-    fwd_peak: usize,
-    train: f64,
-    train_peak: usize,
+    fwd: Measured,
+    train: Measured,
 }
 
-/// Median seconds and peak heap bytes of `reps` runs of `f` after one warm-up.
-fn measure(reps: usize, device: &Device, mut f: impl FnMut()) -> (f64, usize) {
+/// Median wall-clock and CPU seconds and the peak heap of a few runs.
+struct Measured {
+    wall_s: f64,
+    cpu_s: f64,
+    peak: usize,
+}
+
+/// CPU seconds this process has used so far, all threads (NaN where unavailable).
+fn process_cpu_s() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a valid, exclusive pointer.
+        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
+        }
+    }
+    f64::NAN
+}
+
+/// Median wall-clock seconds, median process CPU seconds (all threads: steadier on a busy
+/// machine) and peak heap bytes of `reps` runs of `f` after one warm-up.
+fn measure(reps: usize, device: &Device, mut f: impl FnMut()) -> Measured {
     f();
     device.sync().expect("device sync");
-    let mut times = Vec::with_capacity(reps);
+    let (mut wall, mut cpu) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
     let mut top = 0;
     for _ in 0..reps {
         reset_peak();
-        let start = Instant::now();
+        let (start, start_cpu) = (Instant::now(), process_cpu_s());
         f();
         device.sync().expect("device sync");
-        times.push(start.elapsed().as_secs_f64());
+        wall.push(start.elapsed().as_secs_f64());
+        cpu.push(process_cpu_s() - start_cpu);
         top = top.max(peak());
     }
-    (median(times), top)
+    Measured {
+        wall_s: median(wall),
+        cpu_s: median(cpu),
+        peak: top,
+    }
 }
 
 fn bench(
@@ -143,7 +169,7 @@ fn bench(
         &device,
     );
     device.sync().expect("device sync");
-    let (fwd, fwd_peak) = measure(reps, &device, || {
+    let fwd = measure(reps, &device, || {
         let out = layer.forward(x.clone(), None).expect("forward");
         let _ = out.feature.into_data();
     });
@@ -165,7 +191,7 @@ fn bench(
         x
     };
     device.sync().expect("device sync");
-    let (train, train_peak) = measure(reps, &device, || {
+    let train = measure(reps, &device, || {
         let out = layer.forward(x.clone(), None).expect("forward");
         let loss = out.feature.sum() + out.guide_loss;
         let grads = loss.backward();
@@ -177,9 +203,7 @@ fn bench(
         frames,
         delta,
         fwd,
-        fwd_peak,
         train,
-        train_peak,
     }
 }
 
@@ -206,21 +230,67 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// Command-line options.
+#[derive(Parser, Debug)]
+#[command(about = "Times the DiffRes layer and two baselines on the CPU")]
+struct Args {
+    /// Input frames T, comma-separated: every --frontend at each (default: DiffRes at
+    /// 1000, 3000, 10000 and the baselines at 1000).
+    #[arg(long, value_delimiter = ',')]
+    frames: Vec<usize>,
+    /// Front ends, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "diffres,avgpool,convavgpool"
+    )]
+    frontend: Vec<FrontEndKind>,
+    /// Reduction rate δ (default 0.9 at T >= 10000, else 0.75).
+    #[arg(long)]
+    delta: Option<f64>,
+    /// Timed repetitions after a warm-up (default 5 at T <= 1000, 3 up to 3000, then 2).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    reps: Option<u32>,
+    /// Threads of the tensor backend and the kernels (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// A tiny smoke run (batch 2, F = 16, T = 100 and 300).
+    #[arg(long)]
+    quick: bool,
+    /// Keep glibc's allocator defaults instead of diffres::keep_freed_memory().
+    #[arg(long)]
+    malloc_defaults: bool,
+    /// One JSON object per case and line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The default δ of a case: 0.9 from T = 10,000 (the paper's long-input setting), else 0.75.
+fn default_delta(frames: usize) -> f64 {
+    if frames >= 10_000 {
+        0.9
+    } else {
+        0.75
+    }
+}
+
+/// Whether the CPU has AVX-512F (the kernels pick it at run time).
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
+    let args = Args::parse();
     // As the `diffres` tool does, unless the allocator's defaults are asked for.
-    let kept = !args.iter().any(|a| a == "--malloc-defaults") && diffres::keep_freed_memory();
-    let threads = args.iter().position(|a| a == "--threads").map(|i| {
-        args.get(i + 1)
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|&n| n >= 1)
-            .unwrap_or_else(|| {
-                eprintln!("--threads needs a positive integer");
-                std::process::exit(2)
-            })
-    });
-    if let Some(n) = threads {
+    let kept = !args.malloc_defaults && diffres::keep_freed_memory();
+    if let Some(n) = args.threads {
         // Burn flex runs on rayon's global pool, built on first use: set before any tensor op.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
@@ -228,127 +298,123 @@ fn main() {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let (cpu, avx512) = (cpu_model(), has_avx512());
 
-    let (batch, mels) = if quick { (2, 16) } else { (32, 128) };
-    let diffres_cases: Vec<(usize, f64, usize)> = if quick {
-        vec![(100, 0.75, 1), (300, 0.9, 1)]
-    } else {
-        vec![(1000, 0.75, 5), (3000, 0.75, 3), (10000, 0.9, 2)]
+    let (batch, mels) = if args.quick { (2, 16) } else { (32, 128) };
+    let default_reps = |frames: usize| match frames {
+        _ if args.quick => 1,
+        0..=1000 => 5,
+        1001..=3000 => 3,
+        _ => 2,
     };
-    let baseline_frames = if quick { 100 } else { 1000 };
-    let baseline_reps = if quick { 1 } else { 5 };
-
-    println!(
-        "# DiffRes layer benchmark{}\n\nCPU: {} | threads: {} | batch {batch}, F = {mels} | Burn flex, release | malloc: {}\n",
-        if quick { " (quick smoke run)" } else { "" },
-        cpu_model(),
-        threads_used,
-        if kept {
-            "freed memory kept (diffres::keep_freed_memory)"
+    // (front end, T) pairs.
+    let cases: Vec<(FrontEndKind, usize)> = if !args.frames.is_empty() {
+        args.frontend
+            .iter()
+            .flat_map(|&k| args.frames.iter().map(move |&t| (k, t)))
+            .collect()
+    } else {
+        let (long, short): (&[usize], usize) = if args.quick {
+            (&[100, 300], 100)
         } else {
-            "system defaults"
-        }
-    );
-    let mut rows = Vec::new();
-    for &(frames, delta, reps) in &diffres_cases {
-        rows.push(bench(
-            FrontEndKind::DiffRes,
-            batch,
-            frames,
-            mels,
-            delta,
-            reps,
-        ));
-        eprintln!("done: diffres T = {frames}");
-    }
-    for kind in [FrontEndKind::AvgPool, FrontEndKind::ConvAvgPool] {
-        rows.push(bench(
-            kind,
-            batch,
-            baseline_frames,
-            mels,
-            0.75,
-            baseline_reps,
-        ));
-        eprintln!("done: {kind}");
-    }
+            (&[1000, 3000, 10000], 1000)
+        };
+        args.frontend
+            .iter()
+            .flat_map(|&k| {
+                let frames: Vec<usize> = if k == FrontEndKind::DiffRes {
+                    long.to_vec()
+                } else {
+                    vec![short]
+                };
+                frames.into_iter().map(move |t| (k, t))
+            })
+            .collect()
+    };
 
-    println!("| front end | T | delta | t | fwd (s) | fwd peak heap (MB) | fwd+bwd (s) | fwd+bwd peak heap (MB) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &rows {
-        let t = diffres::output_frames(r.frames, r.delta).unwrap_or(0);
+    if !args.json {
         println!(
-            "| {} | {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.0} |",
-            r.name,
-            r.frames,
-            r.delta,
-            t,
-            r.fwd,
-            mb(r.fwd_peak),
-            r.train,
-            mb(r.train_peak)
+            "# DiffRes layer benchmark{}\n\nCPU: {cpu} (AVX-512: {}) | threads: {threads_used} | batch {batch}, F = {mels} | Burn flex, release | malloc: {}\n",
+            if args.quick { " (quick smoke run)" } else { "" },
+            if avx512 { "yes" } else { "no" },
+            if kept {
+                "freed memory kept (diffres::keep_freed_memory)"
+            } else {
+                "system defaults"
+            }
         );
+        println!("| front end | T | delta | t | fwd (s) | fwd peak heap (MB) | fwd+bwd (s) | fwd+bwd peak heap (MB) | fwd / fwd+bwd CPU (s) |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    }
+    let mut rows = Vec::new();
+    for (kind, frames) in cases {
+        let delta = args.delta.unwrap_or_else(|| default_delta(frames));
+        let reps = args
+            .reps
+            .map_or_else(|| default_reps(frames), |r| r as usize);
+        let r = bench(kind, batch, frames, mels, delta, reps);
+        let t = diffres::output_frames(r.frames, r.delta).unwrap_or(0);
+        if args.json {
+            let line = serde_json::json!({
+                "implementation": "diffres",
+                "frontend": r.name,
+                "T": r.frames,
+                "delta": r.delta,
+                "t": t,
+                "batch": batch,
+                "mels": mels,
+                "forward_s": r.fwd.wall_s,
+                "train_step_s": r.train.wall_s,
+                "forward_cpu_s": r.fwd.cpu_s,
+                "train_step_cpu_s": r.train.cpu_s,
+                "peak_heap_mb": mb(r.train.peak),
+                "forward_peak_heap_mb": mb(r.fwd.peak),
+                "reps": reps,
+                "threads": threads_used,
+                "cpu": cpu,
+                "avx512": avx512,
+                "malloc": if kept { "kept" } else { "defaults" },
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "| {} | {} | {} | {t} | {:.3} | {:.0} | {:.3} | {:.0} | {:.3} / {:.3} |",
+                r.name,
+                r.frames,
+                r.delta,
+                r.fwd.wall_s,
+                mb(r.fwd.peak),
+                r.train.wall_s,
+                mb(r.train.peak),
+                r.fwd.cpu_s,
+                r.train.cpu_s
+            );
+        }
+        rows.push(r);
     }
 
-    if !quick {
-        // The authors' implementation (PyTorch, dense t x T warp), measured on this machine with
-        // 2 threads: (T, fwd s, fwd+bwd s, peak GB), ranges as (low, high).
-        let reference: [Reference; 3] = [
-            (1000, (0.25, 0.25), (0.38, 0.38), None),
-            (3000, (2.4, 2.4), (4.6, 4.6), Some(2.75)),
-            (10000, (11.0, 20.0), (21.0, 31.0), Some(9.3)),
-        ];
-        println!("\n## Against the authors' PyTorch implementation (same machine, 2 threads)\n");
-        println!("| T | PyTorch fwd (s) | PyTorch fwd+bwd (s) | PyTorch peak (GB) | speed-up fwd | speed-up fwd+bwd | memory ratio (fwd+bwd) |");
-        println!("|---:|---:|---:|---:|---:|---:|---:|");
-        let range = |(lo, hi): (f64, f64)| {
-            if lo == hi {
-                format!("{lo}")
-            } else {
-                format!("{lo}-{hi}")
-            }
-        };
-        let ratio = |(lo, hi): (f64, f64), ours: f64| {
-            if lo == hi {
-                format!("{:.1}x", lo / ours)
-            } else {
-                format!("{:.1}-{:.1}x", lo / ours, hi / ours)
-            }
-        };
-        for (frames, fwd, train, mem) in reference {
-            let Some(r) = rows
-                .iter()
-                .find(|r| r.name == "diffres" && r.frames == frames)
-            else {
-                continue;
-            };
+    if !args.json {
+        let per_frame: Vec<String> = rows
+            .iter()
+            .filter(|r| r.name == "diffres")
+            .map(|r| {
+                format!(
+                    "{:.0} kB at T = {}",
+                    r.train.peak as f64 / 1e3 / r.frames as f64,
+                    r.frames
+                )
+            })
+            .collect();
+        if per_frame.len() > 1 {
             println!(
-                "| {frames} | {} | {} | {} | {} | {} | {} |",
-                range(fwd),
-                range(train),
-                mem.map_or("-".into(), |m| format!("{m}")),
-                ratio(fwd, r.fwd),
-                ratio(train, r.train),
-                mem.map_or("-".into(), |m| format!("{:.1}x less", m / gb(r.train_peak)))
+                "\nDiffRes peak heap per input frame (fwd+bwd): {} (constant = linear in T).",
+                per_frame.join(", ")
             );
         }
-        let by_t = |t: usize| rows.iter().find(|r| r.name == "diffres" && r.frames == t);
-        if let (Some(a), Some(b), Some(c)) = (by_t(1000), by_t(3000), by_t(10000)) {
-            println!(
-                "\nPeak heap per input frame (fwd+bwd): {:.0} / {:.0} / {:.0} kB at T = 1000 / 3000 / 10000 (constant = linear in T).",
-                a.train_peak as f64 / 1e3 / 1000.0,
-                b.train_peak as f64 / 1e3 / 3000.0,
-                c.train_peak as f64 / 1e3 / 10000.0
-            );
-            println!(
-                "Targets: fwd+bwd >= 5x faster at T = 3000 ({:.1}x), >= 10x at T = 10000 ({:.1}x against the 21 s low end).",
-                4.6 / b.train,
-                21.0 / c.train
-            );
-        }
+        println!(
+            "\nProcess peak RSS: {}",
+            vm_hwm().replace("VmHWM:", "").trim()
+        );
+        println!("The authors' PyTorch layer on this machine: bench/compare.sh layer (or bench/pytorch/bench_torch.py layer).");
     }
-    println!(
-        "\nProcess peak RSS: {}",
-        vm_hwm().replace("VmHWM:", "").trim()
-    );
 }
