@@ -59,6 +59,10 @@ struct Args {
     /// One JSON object per model and line instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run the Burn modules' portable path instead of the flex host kernels (to measure what
+    /// the kernels gain).
+    #[arg(long)]
+    portable: bool,
 }
 
 /// The first `model name` of `/proc/cpuinfo`.
@@ -174,6 +178,7 @@ fn main() {
     }
     // As the `diffres` tool does (glibc keeps freed blocks instead of unmapping them).
     diffres::keep_freed_memory();
+    diffres_models::use_host_kernels(!args.portable);
     let threads = std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -202,7 +207,7 @@ fn main() {
         };
         if args.json {
             let line = serde_json::json!({
-                "implementation": "diffres",
+                "implementation": if args.portable { "diffres-portable" } else { "diffres" },
                 "model": kind.name(),
                 "batch": args.batch,
                 "channels": args.channels,
