@@ -300,6 +300,7 @@ fn sample_backward(
 
 #[cfg(test)]
 mod tests {
+    use super::super::geometry::test_support::{close, values};
     use super::*;
 
     /// The convolution by its definition, and its gradients by the chain rule, one value at
@@ -338,26 +339,6 @@ mod tests {
         }
         let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
         (f(y), f(dx), f(dw))
-    }
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
-                    / 1000.0
-                    - 1.0
-            })
-            .collect()
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}[{i}]: {x} vs {y}"
-            );
-        }
     }
 
     #[test]

@@ -259,6 +259,7 @@ fn weight_grad(d: &ConvDims, x: &[f32], dy: &[f32]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::geometry::test_support::{close, values};
     use super::*;
 
     /// Depthwise convolution and its gradients by definition.
@@ -292,16 +293,6 @@ mod tests {
             }
         }
         [y, dx, dw].map(|v| v.into_iter().map(|v| v as f32).collect())
-    }
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
-                    / 1000.0
-                    - 1.0
-            })
-            .collect()
     }
 
     #[test]
@@ -349,19 +340,9 @@ mod tests {
             let dy = values(batch * d.out_sample(), 3);
             let [y_ref, dx_ref, dw_ref] = reference(&d, &x, &wt, &dy);
             let (dx, dw) = backward(&d, &x, &wt, &dy, true);
-            for (got, want, what) in [
-                (forward(&d, &x, &wt), y_ref, "y"),
-                (dx.unwrap(), dx_ref, "dx"),
-                (dw, dw_ref, "dw"),
-            ] {
-                assert_eq!(got.len(), want.len());
-                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                        "{what}[{i}] {d:?}: {a} vs {b}"
-                    );
-                }
-            }
+            close(&forward(&d, &x, &wt), &y_ref, &format!("y {d:?}"));
+            close(&dx.unwrap(), &dx_ref, &format!("dx {d:?}"));
+            close(&dw, &dw_ref, &format!("dw {d:?}"));
         }
     }
 }

@@ -92,6 +92,32 @@ pub(crate) fn valid_range(
     (lo.min(hi), hi)
 }
 
+/// Deterministic test inputs and a closeness check shared by the kernels' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// `n` values in `[-1, 1]` from a multiplicative hash of the index.
+    pub(crate) fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
+                    / 1000.0
+                    - 1.0
+            })
+            .collect()
+    }
+
+    /// `|a - b| <= 1e-4 (1 + |b|)` element-wise.
+    pub(crate) fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

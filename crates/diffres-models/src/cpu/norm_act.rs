@@ -319,16 +319,12 @@ impl Backward<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::geometry::test_support::values as unit_values;
     use super::*;
 
+    /// Values in [-2, 2].
     fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
-                    / 500.0
-                    - 2.0
-            })
-            .collect()
+        unit_values(n, seed).into_iter().map(|v| 2.0 * v).collect()
     }
 
     /// `sum(w act(norm(a)))` in `f64`, with the batch's statistics or fixed ones.
