@@ -16,7 +16,9 @@
 //! object per case and line, with the keys of `bench/pytorch/bench_torch.py train` (the same
 //! pipeline in PyTorch: pydiffres + efficientnet_pytorch); `bench/compare.sh` runs both.
 
-use std::time::Instant;
+#[path = "../../../bench/harness.rs"]
+mod harness;
+use harness::{cpu_model, has_avx512, measure};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -63,72 +65,6 @@ struct Args {
     /// One JSON object per case and line instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// CPU seconds this process has used so far, all threads (NaN where unavailable).
-fn process_cpu_s() -> f64 {
-    #[cfg(unix)]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through a valid, exclusive pointer.
-        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
-            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
-        }
-    }
-    f64::NAN
-}
-
-/// Median wall-clock and CPU seconds of `reps` runs of `f` after one warm-up.
-fn measure(reps: u32, device: &Device, mut f: impl FnMut()) -> (f64, f64) {
-    f();
-    device.sync().expect("device sync");
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
-    for _ in 0..reps {
-        let (start, start_cpu) = (Instant::now(), process_cpu_s());
-        f();
-        device.sync().expect("device sync");
-        wall.push(start.elapsed().as_secs_f64());
-        cpu.push(process_cpu_s() - start_cpu);
-    }
-    (median(wall), median(cpu))
-}
-
-/// The first `model name` of `/proc/cpuinfo`.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// Whether the CPU has AVX-512F (the matrix kernels pick it at run time).
-fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// The process's peak resident memory so far (`VmHWM`), in MB; with one case per process

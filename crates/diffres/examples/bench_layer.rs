@@ -18,6 +18,9 @@
 //! with `--json` one JSON object per case and line (keys as `bench/pytorch/bench_torch.py
 //! layer`, which times the authors' PyTorch layer; `bench/compare.sh` runs both).
 
+#[path = "../../../bench/harness.rs"]
+mod harness;
+use harness::{cpu_model, has_avx512, median, process_cpu_s};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -85,16 +88,6 @@ fn mb(bytes: usize) -> f64 {
     bytes as f64 / 1e6
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 struct Row {
     name: String,
     frames: usize,
@@ -108,22 +101,6 @@ struct Measured {
     wall_s: f64,
     cpu_s: f64,
     peak: usize,
-}
-
-/// CPU seconds this process has used so far, all threads (NaN where unavailable).
-fn process_cpu_s() -> f64 {
-    #[cfg(unix)]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through a valid, exclusive pointer.
-        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
-            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
-        }
-    }
-    f64::NAN
 }
 
 /// Median wall-clock seconds, median process CPU seconds (all threads: steadier on a busy
@@ -218,18 +195,6 @@ fn vm_hwm() -> String {
         .unwrap_or_else(|| "VmHWM: unavailable".into())
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 /// Command-line options.
 #[derive(Parser, Debug)]
 #[command(about = "Times the DiffRes layer and two baselines on the CPU")]
@@ -271,18 +236,6 @@ fn default_delta(frames: usize) -> f64 {
         0.9
     } else {
         0.75
-    }
-}
-
-/// Whether the CPU has AVX-512F (the kernels pick it at run time).
-fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 

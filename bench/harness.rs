@@ -1,0 +1,76 @@
+//! Helpers shared by the Rust benchmarks (`bench_layer`, `bench_classifier`, `bench_train`):
+//! what the machine is, process CPU time, medians of timed repetitions. Each example includes
+//! this file with `#[path]`; not every example uses every helper.
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+use burn::prelude::*;
+
+/// The first `model name` of `/proc/cpuinfo`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Whether the CPU has AVX-512F (the matrix kernels pick it at run time).
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The median (the mean of the middle two for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// CPU seconds this process has used so far, all threads (NaN where unavailable).
+pub fn process_cpu_s() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a valid, exclusive pointer.
+        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
+        }
+    }
+    f64::NAN
+}
+
+/// Median wall-clock seconds and median process CPU seconds (all threads) of `reps` runs of
+/// `f` after one warm-up. CPU time is the steadier figure on a busy machine.
+pub fn measure(reps: u32, device: &Device, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    device.sync().expect("device sync");
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let (start, start_cpu) = (Instant::now(), process_cpu_s());
+        f();
+        device.sync().expect("device sync");
+        wall.push(start.elapsed().as_secs_f64());
+        cpu.push(process_cpu_s() - start_cpu);
+    }
+    (median(wall), median(cpu))
+}
