@@ -9,7 +9,9 @@ use burn::tensor::activation::{relu, silu};
 
 use crate::cpu::geometry::ConvDims;
 pub(crate) use crate::cpu::norm_act::Activation;
-use crate::cpu::ops::{self, ConvKind, NormParams};
+use diffres::kernel_support::NormParams;
+
+use crate::cpu::ops::{self, ConvKind};
 
 /// `conv.forward(x)`.
 ///
@@ -83,14 +85,7 @@ fn padding(
 /// - `x`: `[B, C, H, W]`; output the same
 pub(crate) fn batch_norm_act(norm: &BatchNorm, x: Tensor<4>, act: Activation) -> Tensor<4> {
     if crate::cpu::enabled() {
-        let params = NormParams {
-            gamma: norm.gamma.val(),
-            beta: norm.beta.val(),
-            running_mean: norm.running_mean.value(),
-            running_var: norm.running_var.value(),
-            epsilon: norm.epsilon,
-            training: x.device().is_autodiff() && norm.training.is_enabled(),
-        };
+        let params = NormParams::of(norm);
         if let Some(out) = ops::norm_act(&x, &params, act) {
             if let Some((mean, var)) = &out.batch_stats {
                 diffres::kernel_support::update_running_stats(norm, mean, var);

@@ -5,9 +5,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use crate::cpu::conv_block_op::{self, BlockParams, ConvParams, NormParams};
+use crate::cpu::conv_block_op::{self, BlockParams, ConvParams};
 use crate::error::DiffResError;
 use crate::kernel_support::update_running_stats;
+use crate::kernel_support::NormParams;
 
 /// Configuration of one [`ResConv1d`] block.
 #[derive(Config, Debug)]
@@ -91,9 +92,9 @@ impl ResConv1d {
     fn params(&self) -> BlockParams {
         BlockParams {
             conv1: conv_params(&self.conv1),
-            norm1: norm_params(&self.norm1),
+            norm1: NormParams::of(&self.norm1),
             conv2: conv_params(&self.conv2),
-            norm2: norm_params(&self.norm2),
+            norm2: NormParams::of(&self.norm2),
         }
     }
 
@@ -122,17 +123,6 @@ fn conv_params(conv: &Conv1d) -> ConvParams {
             PaddingConfig1d::Explicit(left, right) => Some((left, right)),
             _ => None,
         },
-    }
-}
-
-fn norm_params(norm: &BatchNorm) -> NormParams {
-    NormParams {
-        gamma: norm.gamma.val(),
-        beta: norm.beta.val(),
-        running_mean: norm.running_mean.value(),
-        running_var: norm.running_var.value(),
-        epsilon: norm.epsilon,
-        training: norm.training.is_enabled(),
     }
 }
 

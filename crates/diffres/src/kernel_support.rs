@@ -15,6 +15,38 @@ pub use crate::cpu::matmul::{matmul, View, ViewMut};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 
+/// One batch norm over the channels as plain data for a kernel,
+/// `y = gamma (a - mean) / sqrt(var + epsilon) + beta`.
+pub struct NormParams {
+    /// `[C]`.
+    pub gamma: Tensor<1>,
+    /// `[C]`.
+    pub beta: Tensor<1>,
+    /// `[C]`, the mean used for inference.
+    pub running_mean: Tensor<1>,
+    /// `[C]`, the variance used for inference.
+    pub running_var: Tensor<1>,
+    /// Added to the variance.
+    pub epsilon: f64,
+    /// Whether the norm trains: batch statistics, on an autodiff device (the kernels use
+    /// running statistics on a plain device whatever this says, as `BatchNorm` does).
+    pub training: bool,
+}
+
+impl NormParams {
+    /// The tensors and settings of `norm`.
+    pub fn of(norm: &BatchNorm) -> Self {
+        Self {
+            gamma: norm.gamma.val(),
+            beta: norm.beta.val(),
+            running_mean: norm.running_mean.value(),
+            running_var: norm.running_var.value(),
+            epsilon: norm.epsilon,
+            training: norm.training.is_enabled(),
+        }
+    }
+}
+
 /// `running = (1 - momentum) running + momentum batch` for a batch norm whose forward pass a
 /// host kernel computed (with the batch's `mean` and biased `var`), as Burn's `BatchNorm`
 /// updates its own.

@@ -14,7 +14,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::prelude::*;
 use diffres::kernel_support::{
-    flex_kind, flex_tensor, host, plain, plain_tensor, AdTensor, FlexKind, Strategy,
+    flex_kind, flex_tensor, host, plain, plain_tensor, AdTensor, FlexKind, NormParams, Strategy,
 };
 
 use super::geometry::ConvDims;
@@ -158,22 +158,6 @@ impl Backward<Flex, 2> for ConvBackward {
             grads.register::<Flex>(node.id, flex_tensor(dw, &[d.c_out, per_group, d.kh, d.kw]));
         }
     }
-}
-
-/// A batch norm's tensors and settings, as plain data.
-pub(crate) struct NormParams {
-    /// `[C]`.
-    pub gamma: Tensor<1>,
-    /// `[C]`.
-    pub beta: Tensor<1>,
-    /// `[C]`, used when not training.
-    pub running_mean: Tensor<1>,
-    /// `[C]`, used when not training.
-    pub running_var: Tensor<1>,
-    /// Added to the variance.
-    pub epsilon: f64,
-    /// Batch statistics (and their gradient) rather than the running ones.
-    pub training: bool,
 }
 
 /// [`norm_act`]'s result.

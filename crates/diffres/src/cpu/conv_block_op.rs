@@ -18,6 +18,7 @@ use burn::prelude::*;
 
 use super::conv_block::{self, Affine, BlockDims, Saved, Weights};
 use super::flex::{flex_kind, flex_tensor, host, plain, strided3, AdTensor, FlexKind, Strategy};
+use crate::kernel_support::NormParams;
 
 /// A block's two convolutions and two batch norms, as tensors and plain numbers:
 /// `h1 = norm1(relu(conv1(x m)))`, `out = h1 + norm2(relu(conv2(h1 m)))`.
@@ -48,23 +49,6 @@ pub(crate) struct ConvParams {
     pub groups: usize,
     /// Explicit zero padding `(left, right)`, or `None` for another padding rule.
     pub padding: Option<(usize, usize)>,
-}
-
-/// One batch norm over the channels, `y = gamma (a - mean) / sqrt(var + epsilon) + beta`.
-pub(crate) struct NormParams {
-    /// `[C_out]`.
-    pub gamma: Tensor<1>,
-    /// `[C_out]`.
-    pub beta: Tensor<1>,
-    /// `[C_out]`, the mean used for inference.
-    pub running_mean: Tensor<1>,
-    /// `[C_out]`, the variance used for inference.
-    pub running_var: Tensor<1>,
-    /// Added to the variance.
-    pub epsilon: f64,
-    /// Whether the norm trains (batch statistics under autodiff). A frozen norm under
-    /// autodiff is not covered by the kernel.
-    pub training: bool,
 }
 
 /// The fused block's result.
