@@ -163,11 +163,10 @@ impl StaticPad {
         if stride == 1 {
             return None;
         }
-        let out = size.div_ceil(stride);
-        let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(size);
+        let (before, after) = crate::layers::same_padding(size, kernel, stride);
         Some(Self {
-            before: total / 2,
-            after: total - total / 2,
+            before,
+            after,
             kernel,
         })
     }

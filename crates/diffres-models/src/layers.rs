@@ -56,6 +56,13 @@ fn fast_conv2d(conv: &Conv2d, x: &Tensor<4>) -> Option<Tensor<4>> {
     ops::conv2d(x, &weight, dims, kind)
 }
 
+/// TF "same" padding of one axis, `(before, after)`: the output has `ceil(n / stride)` steps
+/// and the kernel gets the zeros it needs, the odd one after.
+pub(crate) fn same_padding(n: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let total = ((n.div_ceil(stride).max(1) - 1) * stride + kernel).saturating_sub(n);
+    (total / 2, total - total / 2)
+}
+
 /// `[top, bottom, left, right]` as Burn's `Conv2d` computes them (its method is private).
 fn padding(
     config: &PaddingConfig2d,
@@ -63,15 +70,10 @@ fn padding(
     [kh, kw]: [usize; 2],
     [sh, sw]: [usize; 2],
 ) -> [usize; 4] {
-    // TF "same": output ceil(n / s); the padding the kernel needs, the odd one after.
-    let same = |n: usize, k: usize, s: usize| {
-        let total = ((n.div_ceil(s).max(1) - 1) * s + k).saturating_sub(n);
-        (total / 2, total - total / 2)
-    };
     match *config {
         PaddingConfig2d::Valid => [0; 4],
         PaddingConfig2d::Same => {
-            let ((top, bottom), (left, right)) = (same(h, kh, sh), same(w, kw, sw));
+            let ((top, bottom), (left, right)) = (same_padding(h, kh, sh), same_padding(w, kw, sw));
             [top, bottom, left, right]
         }
         PaddingConfig2d::Explicit(top, left, bottom, right) => [top, bottom, left, right],
