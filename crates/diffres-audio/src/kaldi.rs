@@ -32,6 +32,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AudioError, Result};
+use crate::kaldi_torch_ln::TORCH_LN_F32_EXCEPTIONS;
 use crate::mel::{LogMelConfig, LogMelSpec};
 
 /// Kaldi's pre-emphasis coefficient (its and torchaudio's default).
@@ -140,11 +141,10 @@ fn kaldi_mel(f: f64) -> f64 {
 
 /// Kaldi's filterbank `[n_mels][n_fft / 2 + 1]` (the Nyquist bin has weight 0), as
 /// torchaudio's `get_mel_banks` builds it: in `f32` arithmetic (its tensors have the default
-/// dtype whatever the waveform's), from band edges spaced in `f64`. The narrow low bands hold
-/// one or two FFT bins, whose weights' `f32` rounding shows in the log energies at 1e-5: the
-/// same arithmetic gives the same weights. (Where PyTorch's vectorised `f32` logarithm rounds
-/// an FFT bin's mel value one unit in the last place away from the correctly rounded one used
-/// here, that bin's weights differ by that unit: see [`kaldi_mel_f32`].)
+/// dtype whatever the waveform's), from band edges spaced in `f64`, with FFT-bin mel values
+/// from [`kaldi_mel_f32`]. The narrow low bands hold one or two FFT bins, whose weights'
+/// `f32` rounding shows in the log energies at 1e-5: the same arithmetic gives the same
+/// weights, bit for bit, for every sample rate and FFT size [`kaldi_mel_f32`] knows.
 pub fn kaldi_filterbank(cfg: &KaldiFbankConfig) -> Vec<Vec<f64>> {
     let n_fft = cfg.n_fft();
     let bin_width = (cfg.sample_rate as f64 / n_fft as f64) as f32;
@@ -173,12 +173,23 @@ pub fn kaldi_filterbank(cfg: &KaldiFbankConfig) -> Vec<Vec<f64>> {
 }
 
 /// Kaldi's mel scale in `f32`, `1127 ln(1 + f / 700)`, as torchaudio applies it to a
-/// tensor: each operation rounded to `f32`, the logarithm correctly rounded (computed in `f64`,
-/// so the same on every platform). PyTorch's own vectorised logarithm is accurate to one unit
-/// in the last place but not always correctly rounded, so a few of its mel values differ from
-/// these by that unit.
+/// tensor: each operation rounded to `f32`, and the logarithm PyTorch's. PyTorch's CPU
+/// logarithm (MKL's vector `ln` on x86 builds) is accurate to one unit in the last place but
+/// not correctly rounded. Where it differs from the correctly rounded logarithm on an FFT bin
+/// of a sample rate in {8, 11.025, 16, 22.05, 24, 32, 44.1, 48} kHz with an FFT size from 128 to
+/// 8192, a table recorded from PyTorch (`tools/gen_torch_ln_table.py`) supplies its value, so
+/// these configurations reproduce torchaudio's filterbank exactly; elsewhere the logarithm is
+/// the correctly rounded one (computed in `f64`), at most one unit away from PyTorch's.
 pub fn kaldi_mel_f32(f: f32) -> f32 {
-    1127.0f32 * ((1.0f32 + f / 700.0f32) as f64).ln() as f32
+    1127.0f32 * torch_ln_f32(1.0f32 + f / 700.0f32)
+}
+
+/// PyTorch's `f32` natural logarithm on the filterbank's arguments (see [`kaldi_mel_f32`]).
+fn torch_ln_f32(x: f32) -> f32 {
+    match TORCH_LN_F32_EXCEPTIONS.binary_search_by_key(&x.to_bits(), |&(arg, _)| arg) {
+        Ok(i) => f32::from_bits(TORCH_LN_F32_EXCEPTIONS[i].1),
+        Err(_) => (x as f64).ln() as f32,
+    }
 }
 
 /// Kaldi's "hanning" window: `0.5 - 0.5 cos(2 pi i / (n - 1))` (symmetric).
@@ -374,5 +385,23 @@ mod tests {
             ..cfg
         })
         .is_err());
+    }
+
+    #[test]
+    fn torch_logarithm_table_is_sorted_and_one_unit_from_correct_rounding() {
+        let table = &TORCH_LN_F32_EXCEPTIONS;
+        assert!(table.windows(2).all(|p| p[0].0 < p[1].0));
+        for &(x, ln) in table {
+            let x = f32::from_bits(x);
+            let correct = (x as f64).ln() as f32;
+            let units = (correct.to_bits() as i64 - ln as i64).abs();
+            assert_eq!(units, 1, "ln({x}): PyTorch {}", f32::from_bits(ln));
+            assert_eq!(torch_ln_f32(x).to_bits(), ln);
+        }
+        // Off the table: the correctly rounded logarithm. 16 kHz, 512-point FFT, bin 8 is
+        // on it (PyTorch rounds ln(1.35714293) down), bin 7 is not.
+        let arg = |k: f32| 1.0f32 + 31.25f32 * k / 700.0f32;
+        assert_eq!(torch_ln_f32(arg(7.0)), (arg(7.0) as f64).ln() as f32);
+        assert_ne!(torch_ln_f32(arg(8.0)), (arg(8.0) as f64).ln() as f32);
     }
 }

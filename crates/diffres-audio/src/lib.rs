@@ -104,6 +104,7 @@ pub mod decode;
 pub mod error;
 pub mod features;
 pub mod kaldi;
+mod kaldi_torch_ln;
 pub mod mel;
 pub mod resample;
 pub mod spectrogram;
