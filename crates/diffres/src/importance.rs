@@ -258,7 +258,7 @@ impl ImportanceNetConfig {
 /// Scores every input frame in `(0, 1)`: five [`ResConv1d`] blocks and a sigmoid.
 #[derive(Module, Debug)]
 pub struct ImportanceNet {
-    blocks: Vec<ResConv1d>,
+    pub(crate) blocks: Vec<ResConv1d>,
 }
 
 impl ImportanceNet {

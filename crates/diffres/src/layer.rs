@@ -10,8 +10,8 @@ use crate::importance::{ImportanceNet, ImportanceNetConfig};
 use crate::output::FrontEndOutput;
 use crate::position::sinusoidal;
 use crate::regularizers::{activeness, empty_frames, guide_loss};
-use crate::score_norm::{normalize, ScoreNormalization};
-use crate::warp::{valid_mask, warp, WarpPlan};
+use crate::score_norm::{normalize, normalize_device, ScoreNormalization, WATER_FILL_PASSES};
+use crate::warp::{valid_mask, warp, warp_device, WarpPlan, Warped};
 
 /// How the resolution encoding's positional basis is built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,42 +157,109 @@ impl DiffRes {
         lengths: Option<&[usize]>,
     ) -> crate::Result<FrontEndOutput> {
         let [batch, frames, mels] = x.dims();
-        check_input(&x, self.n_mels)?;
+        check_shape(&x, self.n_mels)?;
         let t = output_frames(frames, self.delta)?;
         let lengths = resolve_lengths(lengths, batch, frames)?;
-        let device = x.device();
+        let positions = self.positions(frames, mels, &x.device())?;
+        if crate::cpu::flex::flex_kind(&x).is_some() {
+            check_finite(&x)?;
+            return Ok(self.forward_planned(x, &lengths, t, positions));
+        }
+        self.forward_on_device(x, &lengths, t, positions)
+    }
 
-        let valid = valid_mask(&lengths, frames, &device); // [B, T]
-        let padded = lengths.iter().any(|&l| l < frames);
-        let conv_mask = padded.then(|| valid.clone().reshape([batch, 1, frames]));
-        let raw = self.importance.forward(x.clone(), conv_mask.as_ref()); // [B, T]
-        let normalized = normalize(raw, t, &lengths, self.normalization);
+    /// The flex path: scores normalised and the warp planned on the host in `f64` (reads on
+    /// flex are copies), then the fused warp kernel.
+    fn forward_planned(
+        &self,
+        x: Tensor<3>,
+        lengths: &[usize],
+        t: usize,
+        positions: Tensor<2>,
+    ) -> FrontEndOutput {
+        let [batch, frames, _] = x.dims();
+        let valid = valid_mask(lengths, frames, &x.device()); // [B, T]
+        let raw = self.raw_scores(x.clone(), lengths, &valid);
+        let normalized = normalize(raw, t, lengths, self.normalization);
         let plan = WarpPlan::new(&normalized.host, batch, frames, t);
-        let positions = self.positions(frames, mels, &device)?;
         let warped = warp(
             x,
             normalized.score.clone(),
             &plan,
             positions,
-            &lengths,
+            lengths,
             self.delta,
         );
+        self.finish(warped, normalized.score, valid, Some(plan))
+    }
 
+    /// Every other backend: every step a device operation, and one read per forward, of the
+    /// `[B, 2]` flags (non-finite input, unsettled water-filling), after the whole forward is
+    /// queued. A batch whose water-filling has not settled (rare: each pass clips every frame
+    /// the current scale pushes past 1) is normalised again with more passes.
+    fn forward_on_device(
+        &self,
+        x: Tensor<3>,
+        lengths: &[usize],
+        t: usize,
+        positions: Tensor<2>,
+    ) -> crate::Result<FrontEndOutput> {
+        let [batch, frames, _] = x.dims();
+        let valid = valid_mask(lengths, frames, &x.device()); // [B, T]
+        let raw = self.raw_scores(x.clone(), lengths, &valid);
+        let sums = x.clone().detach().sum_dim(2).sum_dim(1).reshape([batch, 1]); // NaN/inf propagate
+        let mut passes = WATER_FILL_PASSES;
+        loop {
+            let normalized =
+                normalize_device(raw.clone(), t, valid.clone(), self.normalization, passes);
+            let warped = warp_device(
+                x.clone(),
+                normalized.score.clone(),
+                t,
+                positions.clone(),
+                lengths,
+                self.delta,
+            );
+            let output = self.finish(warped, normalized.score, valid.clone(), None);
+            let flags =
+                crate::host::read_f32(&Tensor::cat(vec![sums.clone(), normalized.unsettled], 1));
+            if let Some(sample) = flags.chunks(2).position(|f| !f[0].is_finite()) {
+                return Err(DiffResError::NonFinite { sample });
+            }
+            // Each pass clips at least one more frame until it settles: `frames` passes always do.
+            if flags.chunks(2).all(|f| f[1] == 0.0) || passes > frames {
+                return Ok(output);
+            }
+            passes *= 4;
+        }
+    }
+
+    /// The importance network's raw sigmoid scores, `[B, T]`.
+    fn raw_scores(&self, x: Tensor<3>, lengths: &[usize], valid: &Tensor<2>) -> Tensor<2> {
+        let [batch, frames, _] = x.dims();
+        let padded = lengths.iter().any(|&l| l < frames);
+        let conv_mask = padded.then(|| valid.clone().reshape([batch, 1, frames]));
+        self.importance.forward(x, conv_mask.as_ref()) // [B, T]
+    }
+
+    /// Guide loss and activeness from the warp's energies; the output.
+    fn finish(
+        &self,
+        warped: Warped,
+        score: Tensor<2>,
+        valid: Tensor<2>,
+        plan: Option<WarpPlan>,
+    ) -> FrontEndOutput {
         let (empty, active) = empty_frames(warped.energy, valid, self.empty_eps);
-        let guide = guide_loss(
-            normalized.score.clone(),
-            empty,
-            self.delta,
-            self.guide_lambda,
-        );
-        let active = activeness(normalized.score.clone(), active, self.delta);
-        Ok(FrontEndOutput {
+        let guide = guide_loss(score.clone(), empty, self.delta, self.guide_lambda);
+        let active = activeness(score.clone(), active, self.delta);
+        FrontEndOutput {
             feature: warped.feature, // [B, 3, t, F]
-            score: Some(normalized.score),
+            score: Some(score),
             guide_loss: guide,
             activeness: active,
-            plan: Some(plan),
-        })
+            plan,
+        }
     }
 
     fn positions(&self, frames: usize, mels: usize, device: &Device) -> crate::Result<Tensor<2>> {
@@ -218,6 +285,12 @@ impl DiffRes {
 
 /// Checks a `[B, T, F]` input: `F` as configured, `B, T >= 1`, every value finite.
 pub(crate) fn check_input(x: &Tensor<3>, n_mels: usize) -> crate::Result<()> {
+    check_shape(x, n_mels)?;
+    check_finite(x)
+}
+
+/// `F` as configured, `B, T >= 1`.
+fn check_shape(x: &Tensor<3>, n_mels: usize) -> crate::Result<()> {
     let [batch, frames, mels] = x.dims();
     if mels != n_mels || batch == 0 || frames == 0 {
         return Err(DiffResError::Shape {
@@ -226,10 +299,90 @@ pub(crate) fn check_input(x: &Tensor<3>, n_mels: usize) -> crate::Result<()> {
             got: vec![batch, frames, mels],
         });
     }
-    // One host read of B sums: NaN and +-inf propagate into the sum.
+    Ok(())
+}
+
+/// Every value finite: one device reduction and one host read of `B` sums (NaN and +-inf
+/// propagate into the sum).
+fn check_finite(x: &Tensor<3>) -> crate::Result<()> {
     let sums = crate::host::read_f32(&x.clone().detach().sum_dim(2).sum_dim(1));
     match sums.iter().position(|s| !s.is_finite()) {
         Some(sample) => Err(DiffResError::NonFinite { sample }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        crate::host::read_f32(&(a - b).abs().max())[0]
+    }
+
+    /// The device path (every backend but flex: normalisation, routes and both aggregations as
+    /// tensor operations) against the flex path (host plan in f64, fused warp): values, guide
+    /// loss and gradients, for both normalisations, with and without padding; and exactly one
+    /// read per forward.
+    #[test]
+    fn device_path_matches_the_flex_path_and_reads_once() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        for normalization in [ScoreNormalization::ExactSum, ScoreNormalization::Reference] {
+            for lengths in [None, Some(&[40usize, 27, 12][..])] {
+                let layer = DiffResConfig::new(16)
+                    .with_delta(0.6)
+                    .with_normalization(normalization)
+                    .init(&device)
+                    .unwrap();
+                let x = Tensor::<3>::random([3, 40, 16], Distribution::Normal(-4.0, 2.0), &device)
+                    .require_grad();
+                let resolved = resolve_lengths(lengths, 3, 40).unwrap();
+                let positions = layer.positions(40, 16, &device).unwrap();
+                let flex = layer.forward(x.clone(), lengths).unwrap();
+                // On flex the importance network's fused kernels read (copies there); the rest
+                // of the device path reads once.
+                let valid = valid_mask(&resolved, 40, &device);
+                let before = crate::host::host_reads();
+                drop(layer.raw_scores(x.clone(), &resolved, &valid));
+                let importance_reads = crate::host::host_reads() - before;
+                let before = crate::host::host_reads();
+                let dev = layer
+                    .forward_on_device(x.clone(), &resolved, 16, positions)
+                    .unwrap();
+                let reads = crate::host::host_reads() - before - importance_reads;
+                assert_eq!(reads, 1, "one read per forward");
+                let what = format!("{normalization:?}, lengths {lengths:?}");
+                let d = max_abs_diff(flex.feature.clone(), dev.feature.clone());
+                assert!(d < 1e-4, "{what}: feature differs by {d}");
+                let d = max_abs_diff(flex.score.clone().unwrap(), dev.score.clone().unwrap());
+                assert!(d < 1e-5, "{what}: score differs by {d}");
+                let d = max_abs_diff(flex.guide_loss.clone(), dev.guide_loss.clone());
+                assert!(d < 1e-5, "{what}: guide loss differs by {d}");
+                let weight = Tensor::<4>::random(
+                    flex.feature.dims(),
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
+                let loss =
+                    |out: FrontEndOutput| (out.feature * weight.clone()).sum() + out.guide_loss;
+                let ga = loss(flex).backward();
+                let gb = loss(dev).backward();
+                let gx = max_abs_diff(x.grad(&ga).unwrap(), x.grad(&gb).unwrap());
+                let scale = crate::host::read_f32(&x.grad(&ga).unwrap().abs().max())[0];
+                assert!(
+                    gx < 1e-4 * scale.max(1.0),
+                    "{what}: input gradient differs by {gx}"
+                );
+                let w = |g: &_| layer.importance.blocks[0].conv1.weight.grad(g).unwrap();
+                let gw = max_abs_diff(w(&ga), w(&gb));
+                let scale = crate::host::read_f32(&w(&ga).abs().max())[0];
+                assert!(
+                    gw < 1e-4 * scale.max(1.0),
+                    "{what}: weight gradient differs by {gw}"
+                );
+            }
+        }
     }
 }

@@ -48,7 +48,7 @@ mod cpu;
 pub mod error;
 mod frames;
 pub mod frontend;
-mod host;
+pub mod host;
 pub mod importance;
 pub mod kernel_support;
 pub mod layer;
@@ -66,6 +66,7 @@ pub use constants::DEFAULT_EMPTY_EPS;
 pub use error::{DiffResError, Result};
 pub use frames::{check_delta, output_frames};
 pub use frontend::{FrontEnd, FrontEndConfig, FrontEndKind};
+pub use host::host_reads;
 pub use importance::{
     check_dilation, ImportanceNet, ImportanceNetConfig, ResConv1d, ResConv1dConfig,
     MAX_DILATION_GROWTH,

@@ -8,9 +8,11 @@
 //! maximum when it is >= 1; pull the scores in `(1e-4, 1 - 1e-4)` toward 1 by `s + a(1 - s)`),
 //! kept for compatibility: it can leave output rows empty or the last row partial.
 //!
-//! Both are computed twice: on the host in `f64` (to decide the clipped set and to feed the warp
-//! an accurate cumulative sum) and on the device with differentiable tensor ops that give the
-//! same values and the right gradient with respect to `s'`.
+//! On the flex path both are computed twice: on the host in `f64` (to decide the clipped set and
+//! to feed the warp an accurate cumulative sum) and on the device with differentiable tensor ops
+//! that give the same values and the right gradient with respect to `s'`. On every other backend
+//! ([`normalize_device`]) the decisions are taken on the device too, in `f32`, and nothing is
+//! read back.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -304,6 +306,95 @@ pub fn normalize(
     Normalized { score, host }
 }
 
+/// Water-filling passes per round on the device. Each pass clips every frame the current scale
+/// pushes to 1; real score curves settle in 1-3 passes, and a round that has not settled is
+/// reported (see [`DeviceNormalized::unsettled`]) and repeated with more passes.
+pub(crate) const WATER_FILL_PASSES: usize = 8;
+
+/// Normalised scores computed on the device, with nothing read back.
+pub(crate) struct DeviceNormalized {
+    /// `[B, T]`, differentiable with respect to the raw scores.
+    pub(crate) score: Tensor<2>,
+    /// `[B, 1]`: 1 where water-filling had not settled after the passes given (the clipped set
+    /// was still growing), else 0. Always 0 for [`ScoreNormalization::Reference`].
+    pub(crate) unsettled: Tensor<2>,
+}
+
+/// [`normalize`] with every decision taken on the device in `f32` (no read back): the clipped
+/// set of water-filling after `passes` passes, or the reference rule's branches.
+///
+/// # Shapes
+/// - `raw`, `valid` (1 inside each sample's length, 0 after): `[B, T]`
+pub(crate) fn normalize_device(
+    raw: Tensor<2>,
+    t: usize,
+    valid: Tensor<2>,
+    mode: ScoreNormalization,
+    passes: usize,
+) -> DeviceNormalized {
+    let [batch, _] = raw.dims();
+    let device = raw.device();
+    let tf = t as f32;
+    match mode {
+        ScoreNormalization::ExactSum => {
+            let detached = raw.clone().detach() * valid.clone();
+            // All-zero scores count as uniform.
+            let offset = detached.clone().sum_dim(1).lower_equal_elem(0.0).float(); // [B, 1]
+            let e = (detached + offset.clone()) * valid.clone();
+            let count = valid.clone().sum_dim(1); // [B, 1]
+            let all = count.lower_equal_elem(tf).float(); // t >= n: every frame is 1
+            let mut clipped = valid.clone() * all;
+            let scale_of = |clipped: &Tensor<2>| {
+                let free = valid.clone() - clipped.clone();
+                let rest = (e.clone() * free.clone()).sum_dim(1);
+                let budget = -clipped.clone().sum_dim(1) + tf;
+                let live = rest.clone().greater_elem(0.0).float()
+                    * budget.clone().greater_elem(0.0).float();
+                let scale = budget / rest.clamp_min(1e-30) * live;
+                // Frames this scale pushes to 1 that are not clipped yet.
+                (e.clone() * scale).greater_equal_elem(1.0).float() * free
+            };
+            for _ in 0..passes {
+                clipped = clipped.clone() + scale_of(&clipped);
+            }
+            let unsettled = scale_of(&clipped).sum_dim(1).greater_elem(0.0).float();
+            let n_clipped = clipped.clone().sum_dim(1);
+            let budget = (-n_clipped + tf).clamp_min(0.0);
+            let free = valid - clipped.clone();
+            let effective = (raw + offset) * free;
+            let total = effective.clone().sum_dim(1).clamp_min(1e-30); // [B, 1]
+            DeviceNormalized {
+                score: clipped + effective * budget / total,
+                unsettled,
+            }
+        }
+        ScoreNormalization::Reference => {
+            let raw = raw * valid;
+            let sum = raw.clone().sum_dim(1).clamp_min(1e-30); // [B, 1]
+            let s1 = raw / sum * tf;
+            let max = s1.clone().max_dim(1); // [B, 1]
+            let max_flag = max.clone().detach().greater_equal_elem(1.0).float();
+            let s2 = s1 / (max * max_flag.clone() - max_flag.clone() + 1.0);
+            let plain = s2.clone().detach();
+            let axis = plain.clone().lower_elem(RESCALE_MAX).float()
+                * plain.clone().greater_elem(RESCALE_MIN).float();
+            let distance = -s2.clone().sum_dim(1) + tf;
+            let room = (-s2.clone() + 1.0) * axis;
+            let interval = room.clone().sum_dim(1);
+            let spread_flag = max_flag
+                * distance.clone().detach().greater_equal_elem(1.0).float()
+                * interval.clone().detach().greater_elem(0.0).float();
+            let alpha = distance / interval.clamp_min(1e-30);
+            let capped = alpha.clone().detach().greater_elem(1.0).float();
+            let alpha = alpha * (-capped.clone() + 1.0) + capped;
+            DeviceNormalized {
+                score: s2 + room * alpha * spread_flag,
+                unsettled: Tensor::zeros([batch, 1], &device),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +432,34 @@ mod tests {
                 assert!((*d as f64 - h).abs() < 1e-6, "{mode:?}: {d} vs {h}");
             }
             assert_eq!(&dev[10..], &[0.0, 0.0]);
+            // Every decision on the device: the same scores, nothing unsettled.
+            let valid = crate::warp::valid_mask(&[6, 4], 6, &device);
+            let d = normalize_device(raw.clone(), 3, valid.clone(), mode, WATER_FILL_PASSES);
+            for (d, h) in crate::host::read_f32(&d.score).iter().zip(&n.host) {
+                assert!(
+                    (*d as f64 - h).abs() < 1e-6,
+                    "{mode:?} on the device: {d} vs {h}"
+                );
+            }
+            assert_eq!(crate::host::read_f32(&d.unsettled), vec![0.0, 0.0]);
+        }
+        // 0.9 clips in the first pass (scale 1.5), 0.6 only in the second (scale 2 / 1.1): one
+        // pass leaves the first sample unsettled, two settle it.
+        let raw = Tensor::<2>::from_data([[0.9f32, 0.6, 0.2, 0.1, 0.1, 0.1], [0.5; 6]], &device);
+        let valid = Tensor::<2>::ones([2, 6], &device);
+        let mode = ScoreNormalization::ExactSum;
+        for (passes, expected) in [(1, vec![1.0, 0.0]), (2, vec![0.0, 0.0])] {
+            let d = normalize_device(raw.clone(), 3, valid.clone(), mode, passes);
+            assert_eq!(
+                crate::host::read_f32(&d.unsettled),
+                expected,
+                "{passes} passes"
+            );
+        }
+        let d = normalize_device(raw.clone(), 3, valid, mode, 2);
+        let host = exact_sum(&[0.9, 0.6, 0.2, 0.1, 0.1, 0.1], 3);
+        for (d, h) in crate::host::read_f32(&d.score).iter().zip(&host) {
+            assert!((*d as f64 - h).abs() < 1e-6, "{d} vs {h}");
         }
     }
 }

@@ -7,9 +7,12 @@
 //! frames (`s_j <= 1`), so the warp needs O(B·T·F) time and memory instead of the reference's
 //! dense `t × T` matrix.
 //!
-//! The cumulative sum is taken on the host in `f64` (an `f32` cumsum of 10,000 scores is off by
-//! ~5e-4), and its gradient is attached with a straight-through term `cumsum(s) - detach(cumsum(s))`,
-//! which is zero in value but carries d(C)/d(s).
+//! The cumulative sum must be accurate where it is large (an `f32` cumsum of 10,000 scores is off
+//! by ~5e-4). On the flex path it is taken on the host in `f64` ([`WarpPlan`]) and its gradient is
+//! attached with a straight-through term `cumsum(s) - detach(cumsum(s))`, which is zero in value
+//! but carries d(C)/d(s); on every other backend it is taken on the device as an exact
+//! fixed-point integer sum plus an `f32` sum of the rounding residuals (`routes.rs`), so nothing
+//! is read back.
 //!
 //! Aggregation follows the reference, on the linear scale `exp(x)`:
 //! - mean: `sum_j W[k, j] exp(x_j)`, then `log(· + 1e-12)`;
@@ -21,11 +24,13 @@
 //! Exponentials are taken relative to each sample's maximum and the maximum is added back after
 //! the logarithm, so inputs far above `ln(f32::MAX) ≈ 88` do not overflow.
 //!
-//! Files: `plan.rs` ([`WarpPlan`], the host-side routing of every frame), `portable.rs` (the
-//! warp in Burn tensor operations, for any backend); the fused flex kernel is in `cpu`.
+//! Files: `plan.rs` ([`WarpPlan`], the host-side routing of every frame), `routes.rs` (the
+//! routing as device tensors, from a plan or from the scores), `portable.rs` (the warp in Burn
+//! tensor operations, for any backend); the fused flex kernel is in `cpu`.
 
 mod plan;
 mod portable;
+mod routes;
 
 use burn::prelude::*;
 
@@ -33,6 +38,7 @@ pub use crate::constants::LOG_EPS;
 use crate::cpu::warp_kernel::WarpSpec;
 pub use plan::WarpPlan;
 use portable::warp_portable;
+use routes::{device_routes, plan_routes};
 
 /// The warp's outputs.
 pub struct Warped {
@@ -114,7 +120,38 @@ pub fn warp(
     {
         return Warped { feature, energy };
     }
-    let out = warp_portable(x, score, plan, positions, lengths, delta);
+    let routes = plan_routes(score, plan);
+    stack(warp_portable(
+        x,
+        routes,
+        plan.out_frames,
+        positions,
+        lengths,
+        delta,
+    ))
+}
+
+/// [`warp()`] without a host plan: the routes are computed on the device from the scores and
+/// nothing is read back (the path of every backend but flex).
+///
+/// # Shapes
+/// As [`warp()`], with `out_frames` = `t`.
+pub(crate) fn warp_device(
+    x: Tensor<3>,
+    score: Tensor<2>,
+    out_frames: usize,
+    positions: Tensor<2>,
+    lengths: &[usize],
+    delta: f64,
+) -> Warped {
+    let routes = device_routes(score, out_frames);
+    stack(warp_portable(
+        x, routes, out_frames, positions, lengths, delta,
+    ))
+}
+
+fn stack(out: portable::PortableWarp) -> Warped {
+    let [batch, frames, _] = out.linear.dims();
     let energy = out.linear.detach().mean_dim(2).reshape([batch, frames]); // [B, T]
     let feature = Tensor::stack::<4>(vec![out.mean, out.max, out.resolution], 1); // [B, 3, t, F]
     Warped { feature, energy }
@@ -178,8 +215,8 @@ mod tests {
         );
         let portable = warp_portable(
             x.clone(),
-            score.clone(),
-            &plan,
+            plan_routes(score.clone(), &plan),
+            t,
             positions.clone(),
             &lengths,
             delta,
@@ -235,12 +272,25 @@ mod tests {
             &lengths,
             delta,
         );
-        let reference = warp_portable(x, score, &plan, positions, &lengths, delta);
+        let reference = warp_portable(
+            x.clone(),
+            plan_routes(score.clone(), &plan),
+            t,
+            positions.clone(),
+            &lengths,
+            delta,
+        );
         let stacked =
             Tensor::stack::<4>(vec![reference.mean, reference.max, reference.resolution], 1);
         assert!(
-            max_rel_diff(plain.feature, stacked) < 1e-5,
+            max_rel_diff(plain.feature.clone(), stacked) < 1e-5,
             "inference feature"
+        );
+        // Routes computed on the device instead of the host plan: the same warp.
+        let device_path = warp_device(x, score, t, positions, &lengths, delta);
+        assert!(
+            max_rel_diff(plain.feature, device_path.feature) < 1e-5,
+            "device-routed feature"
         );
     }
 }
