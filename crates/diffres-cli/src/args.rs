@@ -82,6 +82,9 @@ pub(crate) struct DemoArgs {
     /// No progress bars (warnings are still shown).
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// Device: cpu, or wgpu / vulkan in a build with that cargo feature.
+    #[arg(long, default_value_t = defaults().device)]
+    pub(crate) device: ComputeDevice,
 }
 
 /// The front end and its reduction (for `train`; `experiment` takes lists instead).
@@ -152,6 +155,9 @@ pub(crate) struct TrainOpts {
     /// Width of the compact CNN's first block.
     #[arg(long, default_value_t = defaults().cnn_width)]
     pub(crate) cnn_width: usize,
+    /// Dropout before the compact CNN's classifier (EfficientNet: drop-connect rate); 0 = off.
+    #[arg(long, default_value_t = defaults().dropout)]
+    pub(crate) dropout: f64,
     /// EfficientNet's head: logits, or psla (PSLA's model exactly: sigmoid branches and static
     /// padding, probabilities out, trained with BCE on them).
     #[arg(long, default_value_t = defaults().head)]
@@ -239,6 +245,10 @@ pub(crate) struct EvalArgs {
     /// No progress bars (warnings are still shown).
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// Device to run on: cpu, or wgpu / vulkan in a build with that cargo feature (default:
+    /// the run's own, or cpu in a build without it).
+    #[arg(long)]
+    pub(crate) device: Option<ComputeDevice>,
 }
 
 #[derive(Args, Debug)]
@@ -264,6 +274,10 @@ pub(crate) struct PredictArgs {
     /// end_s, labels}]}) instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Device to run on: cpu, or wgpu / vulkan in a build with that cargo feature (default:
+    /// the run's own, or cpu in a build without it).
+    #[arg(long)]
+    pub(crate) device: Option<ComputeDevice>,
 }
 
 #[derive(Args, Debug)]
@@ -282,6 +296,10 @@ pub(crate) struct VisualizeArgs {
     /// Output folder for the PNGs.
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Device to run on: cpu, or wgpu / vulkan in a build with that cargo feature (default:
+    /// the run's own, or cpu in a build without it).
+    #[arg(long)]
+    pub(crate) device: Option<ComputeDevice>,
 }
 
 #[derive(Args, Debug)]
@@ -364,6 +382,7 @@ impl TrainOpts {
             variable_length: self.variable_length,
             model: self.model,
             cnn_width: self.cnn_width,
+            dropout: self.dropout,
             head: self.head,
             init: self.init.clone(),
             epochs: self.epochs,

@@ -14,7 +14,9 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use diffres::FrontEndKind;
 use diffres_train::demo::{run_demo, DemoOptions};
 use diffres_train::experiment::{run_cross_validated, run_experiment, ExperimentSpec};
-use diffres_train::inference::{evaluate_run, load_run, predict_paths, PredictOptions};
+use diffres_train::inference::{
+    evaluate_run, load_run, load_run_on, predict_paths, PredictOptions,
+};
 use diffres_train::reporter::Console;
 use diffres_train::visualize::Span;
 use diffres_train::{train, TrainOptions};
@@ -38,6 +40,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 epochs: a.epochs,
                 clips_per_class: a.clips_per_class,
                 progress: !a.quiet,
+                device: a.device,
             };
             let report = run_demo(&opts)?;
             println!("{}", report.table.to_markdown());
@@ -68,7 +71,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             println!("run folder: {}", opts.out.display());
         }
         Command::Eval(a) => {
-            let run = load_run(&a.run)?;
+            let run = load_run_on(&a.run, a.device)?;
             let cache = Some(diffres_train::data::default_cache_dir());
             let report = evaluate_run(
                 &run,
@@ -90,7 +93,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             }
         }
         Command::Predict(a) => {
-            let run = load_run(&a.run)?;
+            let run = load_run_on(&a.run, a.device)?;
             let opts = PredictOptions {
                 top_k: a.top_k as usize,
                 threshold: a.threshold,
@@ -132,7 +135,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             }
         }
         Command::Visualize(a) => {
-            let run = load_run(&a.run)?;
+            let run = load_run_on(&a.run, a.device)?;
             let span = Span {
                 start_s: a.start,
                 end_s: a.end,

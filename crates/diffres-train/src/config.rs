@@ -217,6 +217,10 @@ pub struct TrainConfig {
     pub model: ClassifierKind,
     /// Width of the compact CNN.
     pub cnn_width: usize,
+    /// Dropout before the compact CNN's classifier, or EfficientNet's drop-connect rate (0
+    /// turns them off, e.g. to compare devices step by step).
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
     /// EfficientNet's output: logits (ours) or PSLA's probabilities (trained with BCE on them).
     #[serde(default)]
     pub head: ClassifierHead,
@@ -253,6 +257,13 @@ pub struct TrainConfig {
     pub stream: bool,
 }
 
+/// The classifiers' dropout (and drop-connect) rate: [`ClassifierConfig`]'s default.
+///
+/// [`ClassifierConfig`]: diffres_models::ClassifierConfig
+fn default_dropout() -> f64 {
+    diffres_models::ClassifierConfig::new(ClassifierKind::Cnn, 1, 1).dropout
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -276,6 +287,7 @@ impl Default for TrainConfig {
             sample_rate: 16_000,
             model: ClassifierKind::Cnn,
             cnn_width: 16,
+            dropout: default_dropout(),
             head: ClassifierHead::Logits,
             init: Vec::new(),
             epochs: 10,
@@ -345,6 +357,12 @@ impl TrainConfig {
             .map_err(|e| TrainError::Config(format!("--dilation: {e}")))?;
         if !(self.empty_eps > 0.0 && self.empty_eps < 1.0) {
             return bad(format!("--empty-eps {} must be in (0, 1)", self.empty_eps));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(TrainError::Config(format!(
+                "--dropout {}: expected a rate in [0, 1)",
+                self.dropout
+            )));
         }
         if !(self.guide_weight >= 0.0 && self.guide_weight.is_finite()) {
             return bad("--guide-weight must be >= 0".into());

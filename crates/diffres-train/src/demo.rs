@@ -34,6 +34,8 @@ pub struct DemoOptions {
     pub clips_per_class: Option<usize>,
     /// Show progress.
     pub progress: bool,
+    /// Where the runs compute.
+    pub device: crate::model::ComputeDevice,
 }
 
 /// What the demo produced.
@@ -90,6 +92,7 @@ pub fn base_config(manifest: &Path, opts: &DemoOptions) -> TrainConfig {
         seed: opts.seed,
         cnn_width: 16,
         empty_eps: DEMO_EMPTY_EPS,
+        device: opts.device,
         ..TrainConfig::default()
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{load_options, prepare_dataset};
 use crate::error::{Result, TrainError};
-use crate::model::AudioModel;
+use crate::model::{AudioModel, ComputeDevice};
 use crate::reporter::Reporter;
 use crate::run::{write_json, RunDir, RunInfo};
 use crate::trainer::{evaluate_probs, load_checkpoint, predict_clips};
@@ -31,15 +31,28 @@ pub struct LoadedRun {
     pub features: FeatureExtractor,
 }
 
-/// Loads a run folder's best checkpoint.
+/// Loads a run folder's best checkpoint onto the device it was trained on (or the CPU, in a
+/// build without that device).
 ///
 /// # Errors
 /// A missing or incompatible run folder, or a checkpoint that does not fit its config.
 pub fn load_run(dir: &Path) -> Result<LoadedRun> {
+    load_run_on(dir, None)
+}
+
+/// [`load_run`] onto a chosen device (`None`: the run's own, or the CPU in a build without it).
+/// Checkpoints hold plain values, so a run trained on one device runs on any other.
+///
+/// # Errors
+/// As [`load_run`], and a GPU device in a build without its feature.
+pub fn load_run_on(dir: &Path, device: Option<ComputeDevice>) -> Result<LoadedRun> {
     let run = RunDir::new(dir);
     let info = run.read_info()?;
-    let device = crate::model::device(info.config.device)
-        .or_else(|_| crate::model::device(crate::model::ComputeDevice::Cpu))?;
+    let device = match device {
+        Some(kind) => crate::model::device(kind)?,
+        None => crate::model::device(info.config.device)
+            .or_else(|_| crate::model::device(ComputeDevice::Cpu))?,
+    };
     let model = AudioModel::new(&info.config, info.classes.len(), &device)?;
     // Runs of format 1 have no checksums; newer ones must.
     let model = load_checkpoint(model, &run.best(), info.format_version < 2)?;

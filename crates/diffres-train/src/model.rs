@@ -25,6 +25,7 @@ impl AudioModel {
         let frontend = frontend_config(cfg).init(device)?;
         let classifier = ClassifierConfig::new(cfg.model, cfg.frontend.channels(), classes)
             .with_cnn_width(cfg.cnn_width)
+            .with_dropout(cfg.dropout)
             .with_head(cfg.head)
             .init(device)?;
         Ok(Self {

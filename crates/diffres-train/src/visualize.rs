@@ -109,7 +109,14 @@ pub fn visualize_files(
                 .expect("float data"),
             None => Vec::new(),
         };
-        let extent = match &output.plan {
+        // Off flex the layer keeps no host plan: build it from the scores read above.
+        let plan = output.plan.clone().or_else(|| {
+            (score.len() == frames).then(|| {
+                let host: Vec<f64> = score.iter().map(|&s| f64::from(s)).collect();
+                diffres::WarpPlan::new(&host, 1, frames, t)
+            })
+        });
+        let extent = match &plan {
             Some(plan) => plan.extents(0),
             None => (0..t)
                 .map(|k| {

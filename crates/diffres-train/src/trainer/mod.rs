@@ -173,8 +173,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     write_json(&run.config(), &info)?;
 
     let train_device = base.clone().autodiff();
-    train_device.seed(RngStream::Init.seed(cfg.seed, 0, 0));
-    let mut model = AudioModel::new(cfg, classes, &train_device)?;
+    // Weights are drawn on the CPU and moved: a seed gives the same initial model on every
+    // device (each backend's own generator draws other numbers).
+    let init_device = Device::flex().autodiff();
+    init_device.seed(RngStream::Init.seed(cfg.seed, 0, 0));
+    let mut model = AudioModel::new(cfg, classes, &init_device)?.to_device(&train_device);
     if opened.resumed_format.is_none() {
         // A resumed run reads its own checkpoint below; --init starts a new one.
         model = crate::init::initialise(model, &cfg.init, reporter)?;

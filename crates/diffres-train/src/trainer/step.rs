@@ -104,12 +104,22 @@ pub fn objective(
     let task = task_loss(model.classifier.head(), data.dataset.multi_label, logits, y);
     let loss = task.clone() + out.guide_loss.clone() * cfg.guide_weight;
     let n = clips as f64;
+    // One read of the four statistics (on a GPU each read waits for the device).
+    let values = diffres::host::read_f32(&Tensor::cat(
+        vec![
+            loss.clone().detach().reshape([1]),
+            task.detach().reshape([1]),
+            out.guide_loss.detach(),
+            out.activeness.detach(),
+        ],
+        0,
+    ));
     let stats = StepStats {
         clips,
-        loss: loss.clone().into_scalar::<f32>() as f64 * n,
-        task: task.into_scalar::<f32>() as f64 * n,
-        guide: out.guide_loss.into_scalar::<f32>() as f64 * n,
-        activeness: out.activeness.into_scalar::<f32>() as f64 * n,
+        loss: values[0] as f64 * n,
+        task: values[1] as f64 * n,
+        guide: values[2] as f64 * n,
+        activeness: values[3] as f64 * n,
     };
     Ok((loss, stats))
 }
@@ -251,11 +261,8 @@ mod tests {
     use diffres::FrontEndKind;
     use diffres_data::{Clip, Dataset, Format, Split};
 
-    /// The refresh without an autodiff graph leaves exactly the statistics that forward
-    /// passes with one leave (it only stops holding the graphs).
-    #[test]
-    fn the_graph_free_refresh_updates_batch_norm_as_tracked_passes_do() {
-        let (frames, mels, clips) = (20, 16, 12);
+    /// `clips` clips of noise around -6 in two classes, all in the training split.
+    fn noise_data(frames: usize, mels: usize, clips: usize) -> PreparedData {
         let mut state = 7u32;
         let mut noise = || {
             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -284,7 +291,15 @@ mod tests {
             notes: Vec::new(),
             warnings: Vec::new(),
         };
-        let data = PreparedData::in_memory(dataset, frames, mels, features);
+        PreparedData::in_memory(dataset, frames, mels, features)
+    }
+
+    /// The refresh without an autodiff graph leaves exactly the statistics that forward
+    /// passes with one leave (it only stops holding the graphs).
+    #[test]
+    fn the_graph_free_refresh_updates_batch_norm_as_tracked_passes_do() {
+        let (frames, mels, clips) = (20, 16, 12);
+        let data = noise_data(frames, mels, clips);
         let cfg = TrainConfig {
             frontend: FrontEndKind::DiffRes,
             reduction: 0.5,
@@ -327,5 +342,39 @@ mod tests {
             infer(&untouched),
             "the refresh changed nothing"
         );
+    }
+
+    /// A training step on a GPU reads back twice: the layer's flags (non-finite input,
+    /// unsettled water-filling) and the step's four statistics. Everything else stays on the
+    /// device.
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn wgpu_training_step_reads_twice() {
+        let (frames, mels) = (20, 16);
+        let data = noise_data(frames, mels, 4);
+        let cfg = TrainConfig {
+            frontend: FrontEndKind::DiffRes,
+            reduction: 0.5,
+            mels,
+            cnn_width: 4,
+            batch_size: 4,
+            ..TrainConfig::default()
+        };
+        let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice).autodiff();
+        let model = AudioModel::new(&cfg, 2, &Device::flex().autodiff())
+            .unwrap()
+            .to_device(&device);
+        let mut optim = burn::optim::AdamConfig::new().init();
+        let ctx = StepContext {
+            cfg: &cfg,
+            data: &data,
+            device: &device,
+        };
+        let batch = assemble(&data, &[0, 1, 2, 3]).unwrap();
+        let before = diffres::host_reads();
+        let at = StepAt { epoch: 1, step: 0 };
+        let (_model, stats) = train_step(model, &mut optim, 1e-3, batch, at, ctx).unwrap();
+        assert_eq!(diffres::host_reads() - before, 2);
+        assert!(stats.loss.is_finite());
     }
 }

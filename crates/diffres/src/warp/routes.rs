@@ -155,7 +155,7 @@ mod tests {
     use super::*;
 
     fn ints(t: Tensor<1, Int>) -> Vec<i64> {
-        t.into_data().convert::<i64>().to_vec::<i64>().unwrap()
+        t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap()
     }
 
     /// The device routes equal the host plan's (built in `f64`), also where the cumulative sum
