@@ -81,7 +81,7 @@ fn main() {
                 .with_delta(delta)
                 .init(&init)
                 .expect("valid front end")
-                .to_device(&train_device);
+                .fork(&train_device);
             let x = Tensor::<3>::random(
                 [batch, frames, mels],
                 Distribution::Normal(-5.0, 2.0),
@@ -119,7 +119,7 @@ fn main() {
             init.seed(0);
             let mut model = AudioModel::new(&cfg, classes, &init)
                 .expect("valid model")
-                .to_device(&train_device);
+                .fork(&train_device);
             let mut optim = AdamConfig::new().init();
             let x = Tensor::<3>::random(
                 [batch, frames, mels],

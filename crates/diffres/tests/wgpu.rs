@@ -65,7 +65,7 @@ where
     let clips: Vec<Vec<f32>> = (0..b).map(|_| clip(&mut rng, frames, mels)).collect();
     let x_cpu = batch(&clips, frames, mels, &cpu).require_grad();
     let x_gpu = moved(&x_cpu, &gpu).require_grad();
-    let module_gpu = module.clone().to_device(&gpu);
+    let module_gpu = module.clone().fork(&gpu);
 
     let out_cpu = forward(&module, x_cpu.clone(), lengths);
     let out_gpu = forward(&module_gpu, x_gpu.clone(), lengths);

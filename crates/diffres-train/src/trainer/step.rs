@@ -363,7 +363,7 @@ mod tests {
         let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice).autodiff();
         let model = AudioModel::new(&cfg, 2, &Device::flex().autodiff())
             .unwrap()
-            .to_device(&device);
+            .fork(&device);
         let mut optim = burn::optim::AdamConfig::new().init();
         let ctx = StepContext {
             cfg: &cfg,
