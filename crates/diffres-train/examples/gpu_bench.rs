@@ -25,7 +25,7 @@ use burn::tensor::Distribution;
 use diffres::{FrontEndConfig, FrontEndKind};
 use diffres_models::ClassifierKind;
 use diffres_train::loss::task_loss;
-use diffres_train::model::{device, AudioModel, ComputeDevice};
+use diffres_train::model::{device, fork_drawn, AudioModel, ComputeDevice};
 use diffres_train::TrainConfig;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -80,8 +80,8 @@ fn main() {
             let layer = FrontEndConfig::new(frontend, mels)
                 .with_delta(delta)
                 .init(&init)
-                .expect("valid front end")
-                .fork(&train_device);
+                .expect("valid front end");
+            let layer = fork_drawn(layer, &train_device);
             let x = Tensor::<3>::random(
                 [batch, frames, mels],
                 Distribution::Normal(-5.0, 2.0),
@@ -117,9 +117,10 @@ fn main() {
             };
             let init = Device::flex().autodiff();
             init.seed(0);
-            let mut model = AudioModel::new(&cfg, classes, &init)
-                .expect("valid model")
-                .fork(&train_device);
+            let mut model = fork_drawn(
+                AudioModel::new(&cfg, classes, &init).expect("valid model"),
+                &train_device,
+            );
             let mut optim = AdamConfig::new().init();
             let x = Tensor::<3>::random(
                 [batch, frames, mels],

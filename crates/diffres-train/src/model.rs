@@ -7,6 +7,23 @@ use diffres_models::{Classifier, ClassifierConfig};
 use crate::config::TrainConfig;
 use crate::error::Result;
 
+/// `module` moved to `device` with the values it holds: its parameters are drawn first, where
+/// the module was built, then moved (keeping their gradient requirement).
+///
+/// Why: Burn initialises parameters lazily, and moving an uninitialised parameter only moves
+/// its initialiser, so a plain `fork` would draw the weights on `device` with that backend's own
+/// generator: the same seed would give another model on a GPU than on the CPU.
+pub fn fork_drawn<M: Module>(module: M, device: &Device) -> M {
+    struct Draw;
+    impl burn::module::ModuleVisitor for Draw {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Draw);
+    module.fork(device)
+}
+
 /// Front end (DiffRes or a baseline) + classifier.
 #[derive(Module, Debug)]
 pub struct AudioModel {

@@ -56,10 +56,10 @@ fn config(device: ComputeDevice) -> TrainConfig {
 /// One epoch of DiffRes + the compact CNN from the same initial weights (drawn on the CPU and
 /// moved) gives the CPU's losses; then each run is evaluated and predicted on the other device.
 ///
-/// Tolerance: 1e-3 relative on the losses. The first step's gradients agree to ~1e-6; Adam
-/// divides each gradient by its own running magnitude, so parameters whose gradient is nearly
-/// zero take steps of up to the learning rate (1e-3) in a direction that rounding can flip,
-/// which the following steps carry into the losses at a few 1e-5.
+/// Tolerance: 1e-4 relative on the losses (measured on lavapipe: 4e-6). The first step's
+/// gradients agree to ~1e-6; Adam divides each gradient by its own running magnitude, so
+/// parameters whose gradient is nearly zero take steps of up to the learning rate in a
+/// direction that rounding can flip, which the following steps carry into the losses.
 #[test]
 fn wgpu_one_epoch_matches_cpu_and_runs_move_between_devices() {
     let root = tempfile::tempdir().unwrap();
@@ -74,11 +74,11 @@ fn wgpu_one_epoch_matches_cpu_and_runs_move_between_devices() {
     for ((ta, va), (tb, vb)) in a.iter().zip(&b) {
         eprintln!("train loss cpu {ta} wgpu {tb}; val loss cpu {va} wgpu {vb}");
         assert!(
-            (ta - tb).abs() <= 1e-3 * ta.abs(),
+            (ta - tb).abs() <= 1e-4 * ta.abs(),
             "train loss: cpu {ta}, wgpu {tb}"
         );
         assert!(
-            (va - vb).abs() <= 1e-3 * va.abs(),
+            (va - vb).abs() <= 1e-4 * va.abs(),
             "val loss: cpu {va}, wgpu {vb}"
         );
     }

@@ -177,7 +177,8 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     // device (each backend's own generator draws other numbers).
     let init_device = Device::flex().autodiff();
     init_device.seed(RngStream::Init.seed(cfg.seed, 0, 0));
-    let mut model = AudioModel::new(cfg, classes, &init_device)?.fork(&train_device);
+    let mut model =
+        crate::model::fork_drawn(AudioModel::new(cfg, classes, &init_device)?, &train_device);
     if opened.resumed_format.is_none() {
         // A resumed run reads its own checkpoint below; --init starts a new one.
         model = crate::init::initialise(model, &cfg.init, reporter)?;
