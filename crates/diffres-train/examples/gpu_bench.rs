@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! cargo build --release -p diffres-train --features wgpu --example gpu_bench
-//! target/release/examples/gpu_bench [--device wgpu|vulkan|cpu] [--quick]
+//! target/release/examples/gpu_bench [--device wgpu|vulkan|cpu] [--quick] [--reps N] [--json]
 //! ```
+//! The output is always JSON lines (`--json` is accepted, as every benchmark here takes it).
 //! Built here and carried to a machine with a GPU (no Rust needed there): see
 //! `bench/gpu/run.sh`. One JSON object per line:
 //! - `{"bench": "layer", "frontend", "frames", "batch", "mels", "fwd_bwd_s"}`: forward +
@@ -18,7 +19,6 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
