@@ -294,3 +294,49 @@ fn esc50_cross_validation_runs_every_fold() {
     let table = std::fs::read_to_string(grid.join("table.md")).unwrap();
     assert!(table.contains("n=5"), "mean over the five folds: {table}");
 }
+
+/// The quick demo on the GPU (lavapipe in CI), then its DiffRes run evaluated, predicted and
+/// visualised there too (`--device wgpu`).
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_quick_demo_then_eval_predict_visualize_on_the_gpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let demo = diffres(&[
+        "demo",
+        "--quick",
+        "--quiet",
+        "--device",
+        "wgpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("DiffRes") && report.contains("figures/"));
+    let run = out.join("runs").join("diffres-0.75").join("seed-1");
+    let run = run.to_str().unwrap();
+    let clip = first_wav(&out.join("data").join("audio").join("beep"));
+    let clip = clip.to_str().unwrap();
+    let figs = tmp.path().join("figs");
+    for args in [
+        vec![
+            "eval", "--quiet", "--json", "--device", "wgpu", "--run", run,
+        ],
+        vec!["predict", "--json", "--device", "wgpu", "--run", run, clip],
+        vec![
+            "visualize",
+            "--device",
+            "wgpu",
+            "--run",
+            run,
+            "--out",
+            figs.to_str().unwrap(),
+            clip,
+        ],
+    ] {
+        let result = diffres(&args);
+        assert!(result.status.success(), "{args:?}: {}", stderr(&result));
+    }
+    assert!(figs.join("activeness.png").is_file());
+}
