@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use diffres::{FrontEndKind, ScoreNormalization};
+use diffres::{Aggregation, FrontEndKind, ScoreNormalization, WarpKind};
 use diffres_audio::{FeatureKind, Normalization};
 use diffres_data::Format;
 use diffres_models::{ClassifierHead, ClassifierKind};
@@ -143,7 +143,23 @@ pub(crate) struct TrainOpts {
     /// count as empty (the paper's epsilon).
     #[arg(long, default_value_t = defaults().empty_eps)]
     pub(crate) empty_eps: f64,
-    /// Frames per clip (pad or crop); default: the longest training clip (at most 3000).
+    /// DiffRes guide-loss threshold lambda (paper eq. 7): empty frames are penalised only for
+    /// scores above lambda (1 - delta). The paper uses 0.5 and notes it may need tuning.
+    #[arg(long, default_value_t = defaults().guide_lambda)]
+    pub(crate) guide_lambda: f64,
+    /// DiffRes ablation (paper Figure 8): the aggregations given to the classifier, mean, max
+    /// or mean,max (the paper's).
+    #[arg(long, default_value_t = defaults().aggregation)]
+    pub(crate) aggregation: Aggregation,
+    /// DiffRes ablation (paper Figure 8): leave the resolution encoding channel out.
+    #[arg(long)]
+    pub(crate) no_resolution_encoding: bool,
+    /// DiffRes ablation (paper Figure 8): full (equation 5 then Algorithm 1, every output
+    /// frame gets weight 1; the paper's) or eq5 (equation 5 alone).
+    #[arg(long, default_value_t = defaults().warp)]
+    pub(crate) warp: WarpKind,
+    /// Frames per clip (pad or crop); default: the longest training clip (at most
+    /// 30 s of audio: 3,000 frames at 10 ms, 30,000 at 1 ms). Cropped clips are reported.
     #[arg(long)]
     pub(crate) frames: Option<usize>,
     /// Give the front end each clip's true length (padding is ignored, not treated as signal).
@@ -188,9 +204,14 @@ pub(crate) struct TrainOpts {
     /// Mixup with probability 0.5.
     #[arg(long)]
     pub(crate) mixup: bool,
-    /// Weight of DiffRes's guide loss.
+    /// Weight of DiffRes's guide loss (0 turns it off: the ablation of Figure 8; it is still
+    /// measured and logged).
     #[arg(long, default_value_t = defaults().guide_weight)]
     pub(crate) guide_weight: f64,
+    /// Write one line to steps.jsonl (loss, guide loss, activeness of that step's batch) every
+    /// N training steps; steps.png draws them against the step, with the validation metric.
+    #[arg(long, default_value_t = defaults().log_every)]
+    pub(crate) log_every: usize,
     /// Class re-balancing sampler: on, off, or auto (on for multi-label data).
     #[arg(long, default_value_t = Balance::from(defaults().balance))]
     pub(crate) balance: Balance,
@@ -302,6 +323,9 @@ pub(crate) struct VisualizeArgs {
     pub(crate) device: Option<ComputeDevice>,
 }
 
+/// `experiment --reductions` by default (the paper's Table 1).
+pub(crate) const DEFAULT_REDUCTIONS: &str = "0.25,0.5,0.75";
+
 #[derive(Args, Debug)]
 pub(crate) struct ExperimentArgs {
     #[command(flatten)]
@@ -309,9 +333,25 @@ pub(crate) struct ExperimentArgs {
     /// Front ends to compare, comma-separated (the identity baseline is always included).
     #[arg(long, default_value = "diffres,avgpool,changehopsize,convavgpool")]
     pub(crate) frontends: String,
-    /// Reductions, comma-separated.
-    #[arg(long, default_value = "0.25,0.5,0.75")]
+    /// Reductions, comma-separated (with --ablations: one, default 0.75 as in the paper).
+    #[arg(long, default_value = DEFAULT_REDUCTIONS)]
     pub(crate) reductions: String,
+    /// Run the paper's Figure 8 ablations instead of the grid: DiffRes as published, without
+    /// the guide loss (--guide-weight 0), without the resolution encoding, without the max
+    /// aggregation (--aggregation mean) and without Algorithm 1 (--warp eq5), each with the
+    /// other options given here; writes ablations.md, ablations.csv and ablations.png (guide
+    /// loss, activeness and validation metric against the training step).
+    #[arg(long)]
+    pub(crate) ablations: bool,
+    /// Run the paper's Table 2 instead of the grid: one column per hop (e.g. 10,6,3,1), DiffRes
+    /// at the reduction that keeps --fps frames per second (the identity where that is every
+    /// frame); frames per clip follow the clip length at each hop. Writes table2.md,
+    /// table2.csv and table2.png.
+    #[arg(long)]
+    pub(crate) hops_ms: Option<String>,
+    /// Output frames per second at every hop of --hops-ms.
+    #[arg(long, default_value_t = diffres_train::hops::TABLE2_FPS)]
+    pub(crate) fps: f64,
     /// Seeds per cell (seed, seed+1, ...).
     #[arg(long, default_value_t = 3)]
     pub(crate) seeds: usize,
@@ -364,6 +404,10 @@ impl TrainOpts {
             score_norm: self.score_norm,
             dilation: self.dilation,
             empty_eps: self.empty_eps,
+            guide_lambda: self.guide_lambda,
+            aggregation: self.aggregation,
+            no_resolution_encoding: self.no_resolution_encoding,
+            warp: self.warp,
             format: self.format,
             val_fraction: self.val_fraction,
             test_fraction: self.test_fraction,
@@ -397,6 +441,7 @@ impl TrainOpts {
             strict: self.strict,
             device: self.device,
             stream: self.stream,
+            log_every: self.log_every,
             ..TrainConfig::default()
         };
         config.validate()?;

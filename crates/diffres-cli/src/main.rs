@@ -175,6 +175,60 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                         .with_context(|| format!("--reductions: '{s}' is not a number"))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            if let Some(hops) = &a.hops_ms {
+                if a.ablations || a.cv {
+                    bail!("--hops-ms runs Table 2 alone: leave out --ablations and --cv");
+                }
+                let hops_ms = hops
+                    .split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse::<f32>()
+                            .with_context(|| format!("--hops-ms: '{s}' is not a number"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let spec = diffres_train::hops::HopSpec {
+                    base,
+                    hops_ms,
+                    fps: a.fps,
+                    seeds: a.seeds,
+                    out: a.out.clone(),
+                };
+                let reporter = Console::new(!a.opts.quiet).shared();
+                let cache = a.opts.cache();
+                let table = diffres_train::hops::run_hops(&spec, cache.as_deref(), &reporter)?;
+                println!("{table}");
+                println!("written: {}", a.out.join("table2.md").display());
+                return Ok(());
+            }
+            if a.ablations {
+                if a.cv {
+                    bail!("--ablations runs one dataset split: leave out --cv (or give --fold K)");
+                }
+                let reduction = match reductions[..] {
+                    _ if a.reductions == args::DEFAULT_REDUCTIONS => {
+                        diffres_train::ablation::ABLATION_REDUCTION
+                    }
+                    [r] => r,
+                    _ => bail!(
+                        "--ablations takes one --reductions value, not {}",
+                        a.reductions
+                    ),
+                };
+                let spec = diffres_train::ablation::AblationSpec {
+                    base: diffres_train::TrainConfig { reduction, ..base },
+                    seeds: a.seeds,
+                    out: a.out.clone(),
+                };
+                spec.base.validate()?;
+                let reporter = Console::new(!a.opts.quiet).shared();
+                let cache = a.opts.cache();
+                let table =
+                    diffres_train::ablation::run_ablations(&spec, cache.as_deref(), &reporter)?;
+                println!("{table}");
+                println!("written: {}", a.out.join("ablations.md").display());
+                return Ok(());
+            }
             let spec = ExperimentSpec {
                 base,
                 frontends,

@@ -150,6 +150,14 @@ fn default_empty_eps() -> f64 {
     diffres::DEFAULT_EMPTY_EPS
 }
 
+fn default_log_every() -> usize {
+    crate::steps::DEFAULT_LOG_EVERY
+}
+
+fn default_guide_lambda() -> f64 {
+    diffres::DEFAULT_GUIDE_LAMBDA
+}
+
 /// `init` as runs of every format wrote it: absent or `null`, one path (before `--init` could
 /// be repeated), or a list of paths.
 fn one_or_many_paths<'de, D: Deserializer<'de>>(
@@ -207,7 +215,20 @@ pub struct TrainConfig {
     /// DiffRes guide loss: a frame is empty below this fraction of the loudest frame's energy.
     #[serde(default = "default_empty_eps")]
     pub empty_eps: f64,
-    /// Input frames per clip (pad or crop); `None` = the longest training clip, at most 3000.
+    /// DiffRes guide-loss threshold λ (paper eq. 7; appendix A.2 says it may need tuning).
+    #[serde(default = "default_guide_lambda")]
+    pub guide_lambda: f64,
+    /// DiffRes ablation: the aggregations output (`mean`, `max`, `mean,max`).
+    #[serde(default)]
+    pub aggregation: diffres::Aggregation,
+    /// DiffRes ablation: leave the resolution encoding channel out.
+    #[serde(default)]
+    pub no_resolution_encoding: bool,
+    /// DiffRes ablation: `full` (equation 5 and Algorithm 1) or `eq5` (equation 5 alone).
+    #[serde(default)]
+    pub warp: diffres::WarpKind,
+    /// Input frames per clip (pad or crop); `None` = the longest training clip, at most
+    /// [`crate::data::MAX_AUTO_SECONDS`] of audio; cropped clips are reported.
     pub frames: Option<usize>,
     /// Pass each clip's true length to the front end instead of treating padding as signal.
     pub variable_length: bool,
@@ -251,6 +272,9 @@ pub struct TrainConfig {
     pub strict: bool,
     /// `cpu`, or `wgpu`/`vulkan` in builds with that feature.
     pub device: crate::model::ComputeDevice,
+    /// Steps between two lines of `steps.jsonl`.
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
     /// Stream features from the feature cache batch by batch instead of holding them in
     /// memory (also chosen by itself above [`crate::data::MEMORY_BUDGET_BYTES`]).
     #[serde(default)]
@@ -282,6 +306,10 @@ impl Default for TrainConfig {
             score_norm: diffres::ScoreNormalization::ExactSum,
             dilation: 1,
             empty_eps: diffres::DEFAULT_EMPTY_EPS,
+            guide_lambda: diffres::DEFAULT_GUIDE_LAMBDA,
+            aggregation: diffres::Aggregation::MeanMax,
+            no_resolution_encoding: false,
+            warp: diffres::WarpKind::Full,
             frames: None,
             variable_length: false,
             sample_rate: 16_000,
@@ -302,6 +330,7 @@ impl Default for TrainConfig {
             strict: false,
             device: crate::model::ComputeDevice::Cpu,
             stream: false,
+            log_every: crate::steps::DEFAULT_LOG_EVERY,
         }
     }
 }
@@ -330,6 +359,9 @@ impl TrainConfig {
         }
         if self.mels == 0 || self.mels > 512 {
             return bad(format!("--mels {} is out of range 1..=512", self.mels));
+        }
+        if self.log_every == 0 {
+            return bad("--log-every must be at least 1".into());
         }
         if self.epochs == 0 || self.batch_size == 0 {
             return bad("--epochs and --batch-size must be at least 1".into());
@@ -367,6 +399,17 @@ impl TrainConfig {
         if !(self.guide_weight >= 0.0 && self.guide_weight.is_finite()) {
             return bad("--guide-weight must be >= 0".into());
         }
+        if !(self.guide_lambda >= 0.0 && self.guide_lambda.is_finite()) {
+            return bad(format!("--guide-lambda {} must be >= 0", self.guide_lambda));
+        }
+        if self.frontend != FrontEndKind::DiffRes {
+            if let Some(flag) = self.ablation_flags().first() {
+                return bad(format!(
+                    "{flag} is a DiffRes ablation: it does not apply to --frontend {}",
+                    self.frontend
+                ));
+            }
+        }
         if self.head == ClassifierHead::Psla && self.model == ClassifierKind::Cnn {
             return bad(
                 "--head psla is PSLA's EfficientNet head: use --model efficientnet-b0 or efficientnet-b2".into(),
@@ -380,6 +423,32 @@ impl TrainConfig {
             .validate()
             .map_err(|e| TrainError::Config(format!("--features {}: {e}", self.features)))?;
         Ok(())
+    }
+
+    /// The DiffRes ablation options set away from the paper's settings, as flags.
+    pub fn ablation_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if self.aggregation != diffres::Aggregation::MeanMax {
+            flags.push(format!("--aggregation {}", self.aggregation));
+        }
+        if self.no_resolution_encoding {
+            flags.push("--no-resolution-encoding".into());
+        }
+        if self.warp != diffres::WarpKind::Full {
+            flags.push(format!("--warp {}", self.warp));
+        }
+        flags
+    }
+
+    /// This configuration without DiffRes's ablations (the paper's settings), for the
+    /// baselines of a grid that ablates DiffRes.
+    pub fn without_ablations(&self) -> TrainConfig {
+        TrainConfig {
+            aggregation: diffres::Aggregation::MeanMax,
+            no_resolution_encoding: false,
+            warp: diffres::WarpKind::Full,
+            ..self.clone()
+        }
     }
 
     /// The feature extraction of this run (variable length: padding is the data's business).
@@ -445,7 +514,16 @@ mod tests {
     fn new_options_default_in_old_configs_and_are_checked() {
         let mut json = serde_json::to_value(TrainConfig::default()).unwrap();
         let map = json.as_object_mut().unwrap();
-        for key in ["features", "normalize", "head"] {
+        for key in [
+            "features",
+            "normalize",
+            "head",
+            "guide_lambda",
+            "aggregation",
+            "no_resolution_encoding",
+            "warp",
+            "log_every",
+        ] {
             map.remove(key);
         }
         map.insert("init".into(), serde_json::Value::Null);

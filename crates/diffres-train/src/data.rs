@@ -17,8 +17,15 @@ use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::reporter::{warn_all, Reporter};
 
-/// Longest input accepted when `--frames` is not given.
-pub const MAX_AUTO_FRAMES: usize = 3000;
+/// Longest input, in seconds of audio, taken when `--frames` is not given: 3,000 frames at a
+/// 10 ms hop, 10,000 at 3 ms, 30,000 at 1 ms, so that frames follow the clip length at every
+/// hop (the paper's Table 2). Longer clips are cropped, with a warning.
+pub const MAX_AUTO_SECONDS: f64 = 30.0;
+
+/// The frame count [`MAX_AUTO_SECONDS`] gives at a hop.
+pub fn max_auto_frames(hop_ms: f32) -> usize {
+    (MAX_AUTO_SECONDS * 1000.0 / hop_ms as f64).round() as usize
+}
 
 /// One clip's log-mel features, padded or cropped to the run's frame count.
 #[derive(Clone, Debug)]
@@ -173,8 +180,8 @@ pub fn prepare(
 }
 
 /// Extracts the features of an already loaded dataset; `frames` fixes the length (else the
-/// longest training clip, at most [`MAX_AUTO_FRAMES`]). Unreadable files, truncated files and
-/// an unwritable cache are reported as warnings.
+/// longest training clip, at most [`max_auto_frames`]). Unreadable files, truncated files, an
+/// unwritable cache and clips cropped to the frame count are reported as warnings.
 ///
 /// # Errors
 /// As [`prepare`].
@@ -252,6 +259,7 @@ pub fn prepare_dataset(
             skipped[0].1
         ));
     }
+    let given = frames.is_some();
     let frames = match frames {
         Some(f) => f,
         None => dataset
@@ -262,8 +270,11 @@ pub fn prepare_dataset(
             .filter_map(|(_, l)| *l)
             .max()
             .unwrap_or(1)
-            .clamp(1, MAX_AUTO_FRAMES),
+            .clamp(1, max_auto_frames(cfg.hop_ms)),
     };
+    if let Some(warning) = crop_warning(&lengths, frames, given, cfg.hop_ms) {
+        reporter.warn(&warning);
+    }
     let silence = cfg.pad_value();
     let store = match raw {
         Some(raw) => FeatureStore::Memory(
@@ -308,5 +319,55 @@ pub fn prepare_dataset(
     Ok(prepared)
 }
 
+/// The warning for clips longer than the run's `frames` (cropped to their first `frames`),
+/// or `None` when no clip is cropped. `given`: the frame count came from `--frames`.
+pub fn crop_warning(
+    lengths: &[Option<usize>],
+    frames: usize,
+    given: bool,
+    hop_ms: f32,
+) -> Option<String> {
+    let longer: Vec<usize> = lengths
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&l| l > frames)
+        .collect();
+    let longest = *longer.iter().max()?;
+    let why = if given {
+        "--frames".to_string()
+    } else {
+        format!(
+            "the longest training clip, at most {MAX_AUTO_SECONDS} s; --frames sets another length"
+        )
+    };
+    Some(format!(
+        "{} of {} clips are longer than {frames} frames ({:.2} s at a {hop_ms} ms hop, from {why}) \
+         and are cropped to their first {frames} frames (the longest has {longest})",
+        longer.len(),
+        lengths.iter().flatten().count(),
+        frames as f64 * hop_ms as f64 / 1000.0,
+    ))
+}
+
 /// Most per-file warnings printed one by one.
 pub const MAX_WARNINGS_SHOWN: usize = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_automatic_length_follows_the_hop_and_cropping_is_reported() {
+        assert_eq!(max_auto_frames(10.0), 3000);
+        assert_eq!(max_auto_frames(3.0), 10_000);
+        assert_eq!(max_auto_frames(1.0), 30_000);
+        let lengths = [Some(100), None, Some(250), Some(90)];
+        assert_eq!(crop_warning(&lengths, 250, true, 10.0), None);
+        let w = crop_warning(&lengths, 95, true, 10.0).unwrap();
+        assert!(w.starts_with("2 of 3 clips are longer than 95 frames"), "{w}");
+        assert!(w.contains("--frames") && w.contains("the longest has 250"), "{w}");
+        let w = crop_warning(&lengths, 95, false, 1.0).unwrap();
+        assert!(w.contains("at most 30 s"), "{w}");
+    }
+}

@@ -94,6 +94,11 @@ impl ExperimentSpec {
 
     /// The training options of a cell.
     pub fn config(&self, cell: &Cell) -> TrainConfig {
+        let base = if cell.frontend == FrontEndKind::DiffRes {
+            self.base.clone()
+        } else {
+            self.base.without_ablations()
+        };
         TrainConfig {
             frontend: cell.frontend,
             reduction: if cell.frontend == FrontEndKind::Identity {
@@ -102,7 +107,7 @@ impl ExperimentSpec {
                 cell.reduction
             },
             seed: cell.seed,
-            ..self.base.clone()
+            ..base
         }
     }
 }

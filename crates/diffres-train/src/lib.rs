@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod ablation;
 pub mod batch;
 pub mod config;
 pub mod curves;
@@ -20,6 +21,7 @@ pub mod demo;
 pub mod error;
 pub mod experiment;
 pub mod export;
+pub mod hops;
 pub mod inference;
 pub mod init;
 pub mod integrity;
@@ -29,6 +31,7 @@ pub mod model;
 pub mod predict;
 pub mod reporter;
 pub mod run;
+pub mod steps;
 pub mod trainer;
 pub mod visualize;
 

@@ -39,8 +39,9 @@ impl AudioModel {
     /// # Errors
     /// Invalid front-end or classifier settings.
     pub fn new(cfg: &TrainConfig, classes: usize, device: &Device) -> Result<Self> {
-        let frontend = frontend_config(cfg).init(device)?;
-        let classifier = ClassifierConfig::new(cfg.model, cfg.frontend.channels(), classes)
+        let frontend_cfg = frontend_config(cfg);
+        let frontend = frontend_cfg.init(device)?;
+        let classifier = ClassifierConfig::new(cfg.model, frontend_cfg.channels(), classes)
             .with_cnn_width(cfg.cnn_width)
             .with_dropout(cfg.dropout)
             .with_head(cfg.head)
@@ -76,6 +77,10 @@ pub fn frontend_config(cfg: &TrainConfig) -> FrontEndConfig {
         .with_normalization(cfg.score_norm)
         .with_dilation_growth(cfg.dilation)
         .with_empty_eps(cfg.empty_eps)
+        .with_guide_lambda(cfg.guide_lambda)
+        .with_aggregation(cfg.aggregation)
+        .with_resolution_channel(!cfg.no_resolution_encoding)
+        .with_warp(cfg.warp)
 }
 
 /// Where a run computes: Burn's flex CPU backend, or a GPU through wgpu or Vulkan (in builds

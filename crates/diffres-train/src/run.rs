@@ -3,6 +3,7 @@
 //! ```text
 //! DIR/config.json          RunInfo: the TrainConfig, resolved frames, classes
 //! DIR/metrics.jsonl        one EpochMetrics per line
+//! DIR/steps.jsonl          one StepRecord every --log-every steps (see `crate::steps`)
 //! DIR/results.json         final test metrics (written last, atomically)
 //! DIR/state.json           resume point: last finished epoch and its checkpoint files
 //! DIR/checkpoints/best.bpk best validation epoch (Burn burnpack + SHA-256 trailer)
@@ -52,6 +53,9 @@ pub struct RunInfo {
 pub struct EpochMetrics {
     /// 1-based epoch.
     pub epoch: usize,
+    /// Global training step at the end of the epoch (0 in runs written before it was saved).
+    #[serde(default)]
+    pub step: usize,
     /// Learning rate used.
     pub lr: f64,
     /// Mean training loss (task + weighted guide loss).
@@ -141,6 +145,10 @@ impl RunDir {
     /// `metrics.jsonl`.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
+    }
+    /// `steps.jsonl`.
+    pub fn steps(&self) -> PathBuf {
+        self.root.join("steps.jsonl")
     }
     /// `results.json`.
     pub fn results(&self) -> PathBuf {

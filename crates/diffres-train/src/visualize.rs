@@ -89,7 +89,12 @@ pub fn visualize_files(
         let input = rows(data.clone(), mels);
         let x = Tensor::<3>::from_data(TensorData::new(data, [1, frames, mels]), &run.device);
         let output = run.model.frontend.forward(x, None)?;
-        let [_, channels, t, _] = output.feature.dims();
+        let [_, _, t, _] = output.feature.dims();
+        // DiffRes's channels (fewer in its ablations); a baseline has one.
+        let layout = match &run.model.frontend {
+            diffres::FrontEnd::DiffRes(m) => Some(m.channels()),
+            _ => None,
+        };
         let read = |c: usize| -> Vec<Vec<f32>> {
             let v: Vec<f32> = output
                 .feature
@@ -142,9 +147,12 @@ pub fn visualize_files(
             hop_seconds: hop,
             score,
             input,
-            output_mean: read(0),
+            // The mean channel (the max where an ablation keeps only that).
+            output_mean: read(layout.and_then(|l| l.mean()).unwrap_or(0)),
             output_extent: extent,
-            resolution_encoding: if channels >= 3 { read(2) } else { Vec::new() },
+            resolution_encoding: layout
+                .and_then(|l| l.resolution())
+                .map_or(Vec::new(), read),
         };
         let path = out.join(format!("{stem}.png"));
         diffres_report::diffres_figure(&path, &figure)?;

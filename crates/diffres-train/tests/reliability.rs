@@ -63,6 +63,7 @@ fn a_run_killed_after_any_epoch_resumes_to_identical_files() {
     let mut cfg = tiny_config(FrontEndKind::DiffRes);
     cfg.epochs = 3;
     cfg.specaugment = true;
+    cfg.log_every = 2;
     let whole_dir = root.path().join("whole");
     let whole = train(&cfg, &options(&whole_dir)).unwrap();
     for kill_after in 1..cfg.epochs {
@@ -75,6 +76,16 @@ fn a_run_killed_after_any_epoch_resumes_to_identical_files() {
         std::fs::write(checkpoints.join("epoch-009.bpk.tmp"), "partial").unwrap();
         std::fs::write(checkpoints.join("best.bpk.tmp.4242.0"), "partial").unwrap();
         std::fs::write(dir.join("state.json.tmp"), "{").unwrap();
+        // A kill after an epoch's steps were logged but before its checkpoint was recorded:
+        // steps.jsonl has lines (one cut short) that the resumed run writes again.
+        let steps = dir.join("steps.jsonl");
+        let mut logged = read(&steps);
+        let orphan = format!(
+            "{{\"step\":999,\"epoch\":{},\"lr\":0.001,\"loss\":1.0,\"task_loss\":1.0,\"guide_loss\":0.0,\"activeness\":0.0}}\n{{\"step\":1000,\"ep",
+            kill_after + 1
+        );
+        logged += &orphan;
+        std::fs::write(&steps, logged).unwrap();
         let mut again = options(&dir);
         again.resume = true;
         let resumed = train(&cfg, &again).unwrap();
@@ -96,6 +107,14 @@ fn a_run_killed_after_any_epoch_resumes_to_identical_files() {
             recorded_numbers(&whole_dir.join("metrics.jsonl")),
             "kill after {kill_after}"
         );
+        // steps.jsonl as an uninterrupted run writes it, line for line.
+        let whole_steps = read(&whole_dir.join("steps.jsonl"));
+        assert_eq!(
+            read(&steps),
+            whole_steps,
+            "steps.jsonl, kill after {kill_after}"
+        );
+        assert!(!whole_steps.is_empty() && !whole_steps.contains("\"step\":999"));
         let leftovers: Vec<String> = std::fs::read_dir(&checkpoints)
             .unwrap()
             .chain(std::fs::read_dir(&dir).unwrap())

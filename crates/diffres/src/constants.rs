@@ -9,6 +9,10 @@ pub const LOG_EPS: f64 = 1e-12;
 /// [`crate::DiffResConfig::empty_eps`] and [`crate::FrontEndConfig::empty_eps`].
 pub const DEFAULT_EMPTY_EPS: f64 = 1e-4;
 
+/// The paper's guide-loss threshold λ (eq. 7, section 3): the default of
+/// [`crate::DiffResConfig::guide_lambda`] and [`crate::FrontEndConfig::guide_lambda`].
+pub const DEFAULT_GUIDE_LAMBDA: f64 = 0.5;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,6 +27,15 @@ mod tests {
         assert_eq!(
             crate::FrontEndConfig::new(kind, 64).empty_eps,
             DEFAULT_EMPTY_EPS
+        );
+        assert_eq!(DEFAULT_GUIDE_LAMBDA, 0.5);
+        assert_eq!(
+            crate::DiffResConfig::new(64).guide_lambda,
+            DEFAULT_GUIDE_LAMBDA
+        );
+        assert_eq!(
+            crate::FrontEndConfig::new(kind, 64).guide_lambda,
+            DEFAULT_GUIDE_LAMBDA
         );
     }
 }

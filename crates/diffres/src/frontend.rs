@@ -6,6 +6,7 @@ use std::str::FromStr;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::ablation::{Aggregation, FeatureChannels, WarpKind};
 use crate::baselines::{AvgPool, ChangeHopSize, ConvAvgPool, ConvAvgPoolConfig, Identity};
 use crate::error::DiffResError;
 use crate::layer::{DiffRes, DiffResConfig, ResolutionEncoding};
@@ -53,7 +54,8 @@ impl FrontEndKind {
         }
     }
 
-    /// Channels of the feature it outputs (3 for DiffRes, 1 otherwise).
+    /// Channels of the feature it outputs with the paper's settings (3 for DiffRes, 1
+    /// otherwise); [`FrontEndConfig::channels`] accounts for DiffRes's ablations.
     pub fn channels(self) -> usize {
         if self == FrontEndKind::DiffRes {
             3
@@ -104,6 +106,18 @@ pub struct FrontEndConfig {
     /// DiffRes: resolution encoding.
     #[config(default = "ResolutionEncoding::Sinusoidal")]
     pub resolution_encoding: ResolutionEncoding,
+    /// DiffRes: guide-loss threshold `lambda` (default [`crate::DEFAULT_GUIDE_LAMBDA`]).
+    #[config(default = "crate::DEFAULT_GUIDE_LAMBDA")]
+    pub guide_lambda: f64,
+    /// DiffRes: aggregations output (ablation; the paper uses both).
+    #[config(default = "Aggregation::MeanMax")]
+    pub aggregation: Aggregation,
+    /// DiffRes: append the resolution encoding channel (false: the ablation without it).
+    #[config(default = true)]
+    pub resolution_channel: bool,
+    /// DiffRes: equation 5 with Algorithm 1 (`Full`) or alone (ablation).
+    #[config(default = "WarpKind::Full")]
+    pub warp: WarpKind,
 }
 
 impl FrontEndConfig {
@@ -115,6 +129,18 @@ impl FrontEndConfig {
         match self.kind {
             FrontEndKind::Identity => Ok(frames),
             _ => crate::frames::output_frames(frames, self.delta),
+        }
+    }
+
+    /// Channels `C` of the feature `[B, C, t, F]` this front end outputs.
+    pub fn channels(&self) -> usize {
+        match self.kind {
+            FrontEndKind::DiffRes => FeatureChannels {
+                aggregation: self.aggregation,
+                resolution: self.resolution_channel,
+            }
+            .count(),
+            kind => kind.channels(),
         }
     }
 
@@ -135,6 +161,10 @@ impl FrontEndConfig {
                     .with_empty_eps(self.empty_eps)
                     .with_normalization(self.normalization)
                     .with_resolution_encoding(self.resolution_encoding)
+                    .with_guide_lambda(self.guide_lambda)
+                    .with_aggregation(self.aggregation)
+                    .with_resolution_channel(self.resolution_channel)
+                    .with_warp(self.warp)
                     .init(device)?,
             ),
             FrontEndKind::AvgPool => FrontEnd::AvgPool(AvgPool::new(self.n_mels, self.delta)?),

@@ -4,6 +4,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::ablation::{Aggregation, FeatureChannels, WarpKind};
 use crate::error::DiffResError;
 use crate::frames::{output_frames, resolve_lengths};
 use crate::importance::{ImportanceNet, ImportanceNetConfig};
@@ -47,9 +48,18 @@ pub struct DiffResConfig {
     /// frame of its clip (default [`crate::DEFAULT_EMPTY_EPS`], the paper's ε).
     #[config(default = "crate::DEFAULT_EMPTY_EPS")]
     pub empty_eps: f64,
-    /// Guide-loss threshold `lambda`.
-    #[config(default = 0.5)]
+    /// Guide-loss threshold `lambda` (default [`crate::DEFAULT_GUIDE_LAMBDA`], the paper's).
+    #[config(default = "crate::DEFAULT_GUIDE_LAMBDA")]
     pub guide_lambda: f64,
+    /// Aggregations output (ablation; the paper uses both).
+    #[config(default = "Aggregation::MeanMax")]
+    pub aggregation: Aggregation,
+    /// Append the resolution encoding as the last channel (false: the ablation without it).
+    #[config(default = true)]
+    pub resolution_channel: bool,
+    /// Warp matrix: equation 5 and Algorithm 1 (`Full`), or equation 5 alone (ablation).
+    #[config(default = "WarpKind::Full")]
+    pub warp: WarpKind,
 }
 
 impl DiffResConfig {
@@ -71,6 +81,14 @@ impl DiffResConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The channels of the layer's feature.
+    pub fn channels(&self) -> FeatureChannels {
+        FeatureChannels {
+            aggregation: self.aggregation,
+            resolution: self.resolution_channel,
+        }
     }
 
     fn importance(&self) -> ImportanceNetConfig {
@@ -101,6 +119,8 @@ impl DiffResConfig {
             empty_eps: self.empty_eps,
             guide_lambda: self.guide_lambda,
             normalization: self.normalization,
+            channels: self.channels(),
+            warp: self.warp,
         })
     }
 }
@@ -108,7 +128,8 @@ impl DiffResConfig {
 /// DiffRes: scores every input frame, merges unimportant frames and keeps important ones, so
 /// that `T` frames become `t = floor(T (1 - delta))` frames of varying resolution.
 ///
-/// Output channels: mean aggregation, max aggregation (both log), resolution encoding.
+/// Output channels: mean aggregation, max aggregation (both log), resolution encoding (fewer
+/// in the ablations, see [`FeatureChannels`]).
 #[derive(Module, Debug)]
 pub struct DiffRes {
     importance: ImportanceNet,
@@ -119,6 +140,10 @@ pub struct DiffRes {
     guide_lambda: f64,
     #[module(skip)]
     normalization: ScoreNormalization,
+    #[module(skip)]
+    channels: FeatureChannels,
+    #[module(skip)]
+    warp: WarpKind,
 }
 
 impl DiffRes {
@@ -137,6 +162,16 @@ impl DiffRes {
         self.normalization
     }
 
+    /// The channels of the feature (the paper's mean, max and resolution encoding by default).
+    pub fn channels(&self) -> FeatureChannels {
+        self.channels
+    }
+
+    /// The warp matrix construction (equation 5 with or without Algorithm 1).
+    pub fn warp_kind(&self) -> WarpKind {
+        self.warp
+    }
+
     /// Applies DiffRes to a batch of natural-log mel spectrograms.
     ///
     /// `lengths` gives each clip's valid frames; frames past it are ignored (score 0, no
@@ -145,7 +180,8 @@ impl DiffRes {
     ///
     /// # Shapes
     /// - `x`: `[B, T, F]`
-    /// - `feature`: `[B, 3, t, F]` (mean, max, resolution encoding), `score`: `[B, T]`,
+    /// - `feature`: `[B, C, t, F]`, `C = 3` (mean, max, resolution encoding; fewer in the
+    ///   ablations, [`DiffRes::channels`]), `score`: `[B, T]`,
     ///   `guide_loss` and `activeness`: `[1]`
     ///
     /// # Errors
@@ -181,7 +217,7 @@ impl DiffRes {
         let valid = valid_mask(lengths, frames, &x.device()); // [B, T]
         let raw = self.raw_scores(x.clone(), lengths, &valid);
         let normalized = normalize(raw, t, lengths, self.normalization);
-        let plan = WarpPlan::new(&normalized.host, batch, frames, t);
+        let plan = self.plan(&normalized.host, batch, frames, t);
         let warped = warp(
             x,
             normalized.score.clone(),
@@ -212,14 +248,33 @@ impl DiffRes {
         loop {
             let normalized =
                 normalize_device(raw.clone(), t, valid.clone(), self.normalization, passes);
-            let warped = warp_device(
-                x.clone(),
-                normalized.score.clone(),
-                t,
-                positions.clone(),
-                lengths,
-                self.delta,
-            );
+            let warped = match self.warp {
+                WarpKind::Full => warp_device(
+                    x.clone(),
+                    normalized.score.clone(),
+                    t,
+                    positions.clone(),
+                    lengths,
+                    self.delta,
+                ),
+                // The ablation's warp has no device routes: it is planned on the host, one
+                // more read per forward.
+                WarpKind::Eq5 => {
+                    let host: Vec<f64> = crate::host::read_f32(&normalized.score)
+                        .into_iter()
+                        .map(f64::from)
+                        .collect();
+                    let plan = self.plan(&host, batch, frames, t);
+                    warp(
+                        x.clone(),
+                        normalized.score.clone(),
+                        &plan,
+                        positions.clone(),
+                        lengths,
+                        self.delta,
+                    )
+                }
+            };
             let output = self.finish(warped, normalized.score, valid.clone(), None);
             let flags =
                 crate::host::read_f32(&Tensor::cat(vec![sums.clone(), normalized.unsettled], 1));
@@ -231,6 +286,14 @@ impl DiffRes {
                 return Ok(output);
             }
             passes *= 4;
+        }
+    }
+
+    /// The warp's plan from host scores, as [`DiffRes::warp_kind`] builds it.
+    fn plan(&self, score: &[f64], batch: usize, frames: usize, t: usize) -> WarpPlan {
+        match self.warp {
+            WarpKind::Full => WarpPlan::new(score, batch, frames, t),
+            WarpKind::Eq5 => WarpPlan::eq5(score, batch, frames, t),
         }
     }
 
@@ -254,7 +317,7 @@ impl DiffRes {
         let guide = guide_loss(score.clone(), empty, self.delta, self.guide_lambda);
         let active = activeness(score.clone(), active, self.delta);
         FrontEndOutput {
-            feature: warped.feature, // [B, 3, t, F]
+            feature: self.channels.select(warped.feature), // [B, C, t, F]
             score: Some(score),
             guide_loss: guide,
             activeness: active,

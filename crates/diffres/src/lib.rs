@@ -42,6 +42,7 @@
 // comment; an `unsafe fn` body gets no implicit licence.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod ablation;
 pub mod baselines;
 mod constants;
 mod cpu;
@@ -61,8 +62,9 @@ pub mod score_norm;
 pub mod segment;
 pub mod warp;
 
+pub use ablation::{Aggregation, FeatureChannels, WarpKind};
 pub use baselines::{AvgPool, ChangeHopSize, ConvAvgPool, ConvAvgPoolConfig, Identity};
-pub use constants::DEFAULT_EMPTY_EPS;
+pub use constants::{DEFAULT_EMPTY_EPS, DEFAULT_GUIDE_LAMBDA};
 pub use error::{DiffResError, Result};
 pub use frames::{check_delta, output_frames};
 pub use frontend::{FrontEnd, FrontEndConfig, FrontEndKind};

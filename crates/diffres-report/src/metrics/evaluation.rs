@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{accuracy, argmax, d_prime, mean_average_precision, mean_roc_auc, top_k_accuracy};
+use super::{
+    accuracy, argmax, average_precision, confusion_matrix, d_prime, mean_average_precision,
+    mean_roc_auc, top_k_accuracy,
+};
 
 /// Whether an evaluation is single-label (one class per clip) or multi-label (tagging).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +39,18 @@ pub struct Evaluation {
     /// Number of NaN scores seen (ranked lowest; see the [`metrics`](crate::metrics)
     /// module docs).
     pub n_nan: usize,
+    /// Average precision of each class (one-vs-rest for single-label tasks); `None` for a
+    /// class without positives. Empty in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class_ap: Vec<Option<f64>>,
+    /// Accuracy of each class: the fraction of its samples predicted as it (single-label
+    /// only); `None` for a class without samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class_accuracy: Vec<Option<f64>>,
+    /// Confusion matrix, `confusion[true][predicted]` sample counts (single-label only; a
+    /// sample whose scores are all NaN has no prediction and is not counted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confusion: Vec<Vec<usize>>,
 }
 
 impl Evaluation {
@@ -51,6 +66,23 @@ impl Evaluation {
 
 fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
+}
+
+/// Each class's average precision (column `c` of `probs` against column `c` of `targets`).
+fn per_class_ap(probs: &[Vec<f32>], targets: &[Vec<bool>], classes: usize) -> Vec<Option<f64>> {
+    (0..classes)
+        .map(|c| {
+            let scores: Vec<f32> = probs
+                .iter()
+                .map(|r| r.get(c).copied().unwrap_or(f32::NAN))
+                .collect();
+            let pos: Vec<bool> = targets
+                .iter()
+                .map(|t| t.get(c).copied().unwrap_or(false))
+                .collect();
+            average_precision(&scores, &pos)
+        })
+        .collect()
 }
 
 fn count_nan(probs: &[Vec<f32>]) -> usize {
@@ -77,6 +109,14 @@ pub fn evaluate_single_label(probs: &[Vec<f32>], target: &[usize]) -> Evaluation
         .map(|&t| (0..n_cls).map(|c| c == t).collect())
         .collect();
     let auc = finite(mean_roc_auc(probs, &onehot));
+    let confusion = confusion_matrix(&pred, target, n_cls);
+    let mut support = vec![0usize; n_cls];
+    for &t in target.iter().filter(|&&t| t < n_cls) {
+        support[t] += 1;
+    }
+    let per_class_accuracy = (0..n_cls)
+        .map(|c| (support[c] > 0).then(|| confusion[c][c] as f64 / support[c] as f64))
+        .collect();
     Evaluation {
         task: TaskKind::SingleLabel,
         accuracy: finite(accuracy(&pred, target)),
@@ -90,6 +130,9 @@ pub fn evaluate_single_label(probs: &[Vec<f32>], target: &[usize]) -> Evaluation
         d_prime: auc.map(d_prime),
         n,
         n_nan: count_nan(probs),
+        per_class_ap: per_class_ap(probs, &onehot, n_cls),
+        per_class_accuracy,
+        confusion,
     }
 }
 
@@ -111,6 +154,13 @@ pub fn evaluate_multi_label(probs: &[Vec<f32>], targets: &[Vec<bool>]) -> Evalua
         d_prime: auc.map(d_prime),
         n,
         n_nan: count_nan(probs),
+        per_class_ap: per_class_ap(
+            probs,
+            targets,
+            probs.iter().map(Vec::len).max().unwrap_or(0),
+        ),
+        per_class_accuracy: Vec::new(),
+        confusion: Vec::new(),
     }
 }
 
@@ -141,6 +191,35 @@ mod tests {
         assert_eq!(json["task"], "single_label");
         assert!(json["top5"].is_null());
         assert_eq!(json["n"], 5);
+        // Per class, by hand: predictions 0, 1, 2, 0, 1 for targets 0, 2, 2, 1, 1.
+        assert_eq!(
+            e.confusion,
+            vec![vec![1, 0, 0], vec![1, 1, 0], vec![0, 1, 1]]
+        );
+        assert_eq!(e.per_class_accuracy, vec![Some(1.0), Some(0.5), Some(0.5)]);
+        // Class 0: scores 0.7 (pos), 0.5, 0.3, 0.2, 0.1: AP 1. Class 1: 0.5 (pos), 0.4, 0.3
+        // (pos), 0.2, 0.1: AP (1 + 2/3) / 2. Class 2: 0.8 (pos), 0.3 (pos, tied with a
+        // negative), ...: AP (1 + 2/3) / 2. Their mean is the mAP above.
+        let ap: Vec<f64> = e.per_class_ap.iter().map(|a| a.unwrap()).collect();
+        assert!(close(ap[0], 1.0, 1e-12));
+        assert!(close(ap[1], 5.0 / 6.0, 1e-12), "{ap:?}");
+        assert!(close(ap[2], 5.0 / 6.0, 1e-12), "{ap:?}");
+        let back: Evaluation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn multi_label_per_class_ap_and_old_files() {
+        let p = vec![vec![0.9, 0.1], vec![0.2, 0.8], vec![0.6, 0.3]];
+        let t = vec![vec![true, false], vec![false, true], vec![false, false]];
+        let e = evaluate_multi_label(&p, &t);
+        assert_eq!(e.per_class_ap, vec![Some(1.0), Some(1.0)]);
+        assert!(e.confusion.is_empty() && e.per_class_accuracy.is_empty());
+        let mut json = serde_json::to_value(&e).unwrap();
+        let m = json.as_object_mut().unwrap();
+        m.remove("per_class_ap");
+        let old: Evaluation = serde_json::from_value(json).unwrap();
+        assert!(old.per_class_ap.is_empty());
     }
 
     #[test]

@@ -213,6 +213,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         cfg.model
     ));
 
+    // steps.jsonl holds exactly the finished epochs (a kill may have left a later one's lines).
+    crate::steps::truncate_steps(&run.steps(), state.epoch)?;
+    let mut global_step = state.history.last().map_or(0, |m| m.step);
     let ctx = StepContext {
         cfg,
         data: &data,
@@ -230,8 +233,17 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             .history
             .last()
             .map(|m| (m.val.primary().0, m.val_metric));
-        let stats;
-        (model, stats) = train_epoch(model, &mut optim, &order, epoch, ctx, reporter, last)?;
+        let (stats, per_step);
+        (model, stats, per_step) =
+            train_epoch(model, &mut optim, &order, epoch, ctx, reporter, last)?;
+        let records = crate::steps::epoch_records(
+            &per_step,
+            epoch,
+            global_step + 1,
+            cfg.lr_at(epoch),
+            cfg.log_every,
+        );
+        global_step += per_step.len();
         refresh_batch_norm(&model, &data, &order, cfg, &train_device)?;
         let train_time = started.elapsed().as_secs_f64();
 
@@ -247,6 +259,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         let n = train_idx.len() as f64;
         let metrics = EpochMetrics {
             epoch,
+            step: global_step,
             lr: cfg.lr_at(epoch),
             train_loss: stats.loss / n,
             train_task_loss: stats.task / n,
@@ -269,8 +282,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         ));
         state.elapsed_s += metrics.time_s;
         state.history.push(metrics);
+        crate::steps::append_steps(&run.steps(), &records)?;
         save_epoch(run, &model, &optim, &mut state, epoch, val_metric)?;
         crate::curves::write_curves(&run.root, &state.history)?;
+        let steps = crate::steps::read_steps(&run.steps())?;
+        crate::steps::write_step_curves(&run.root, &steps, &state.history)?;
     }
 
     if state.epoch < cfg.epochs {
@@ -382,6 +398,32 @@ fn check_same_run(stored: &TrainConfig, cfg: &TrainConfig, root: &Path) -> Resul
             cfg.features.to_string(),
         ),
         ("--head", stored.head.to_string(), cfg.head.to_string()),
+        (
+            "--aggregation",
+            stored.aggregation.to_string(),
+            cfg.aggregation.to_string(),
+        ),
+        (
+            "--no-resolution-encoding",
+            stored.no_resolution_encoding.to_string(),
+            cfg.no_resolution_encoding.to_string(),
+        ),
+        ("--warp", stored.warp.to_string(), cfg.warp.to_string()),
+        (
+            "--log-every",
+            stored.log_every.to_string(),
+            cfg.log_every.to_string(),
+        ),
+        (
+            "--guide-lambda",
+            stored.guide_lambda.to_string(),
+            cfg.guide_lambda.to_string(),
+        ),
+        (
+            "--guide-weight",
+            stored.guide_weight.to_string(),
+            cfg.guide_weight.to_string(),
+        ),
         (
             "--data",
             stored.data.display().to_string(),

@@ -169,7 +169,8 @@ pub fn train_step(
     Ok((optim.step(lr, model, grads), stats))
 }
 
-/// One epoch over `order` (clip indices, in batches of the configured size).
+/// One epoch over `order` (clip indices, in batches of the configured size): the model after
+/// it, the epoch's sums and every step's own statistics (for `steps.jsonl`).
 ///
 /// # Errors
 /// As [`train_step`].
@@ -181,7 +182,7 @@ pub fn train_epoch(
     ctx: StepContext<'_>,
     reporter: &dyn Reporter,
     last_metric: Option<(&str, f64)>,
-) -> Result<(AudioModel, StepStats)> {
+) -> Result<(AudioModel, StepStats, Vec<StepStats>)> {
     let (cfg, data) = (ctx.cfg, ctx.data);
     let lr = cfg.lr_at(epoch);
     let steps = order.len().div_ceil(cfg.batch_size);
@@ -190,6 +191,7 @@ pub fn train_epoch(
         format!(", last val {name} {v:.3}")
     });
     let mut total = StepStats::default();
+    let mut per_step = Vec::with_capacity(steps);
     // Batches are read (from the feature cache when streaming) and augmented on another
     // thread, at most PREFETCH_BATCHES ahead of the step that uses them.
     let model = std::thread::scope(|scope| -> Result<AudioModel> {
@@ -211,13 +213,14 @@ pub fn train_epoch(
             let stats;
             (model, stats) = train_step(model, optim, lr, batch?, StepAt { epoch, step }, ctx)?;
             total.add(&stats);
+            per_step.push(stats);
             bar.set_message(format!("loss {:.3}{last}", total.mean_loss()));
             bar.inc(1);
         }
         Ok(model)
     })?;
     bar.finish_and_clear();
-    Ok((model, total))
+    Ok((model, total, per_step))
 }
 
 /// Re-estimates every batch-norm layer's running statistics with the current weights: forward

@@ -28,6 +28,8 @@
 //! routing as device tensors, from a plan or from the scores), `portable.rs` (the warp in Burn
 //! tensor operations, for any backend); the fused flex kernel is in `cpu`.
 
+#[cfg(test)]
+mod eq5_tests;
 mod plan;
 mod portable;
 mod routes;

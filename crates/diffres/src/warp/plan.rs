@@ -1,5 +1,6 @@
 //! [`WarpPlan`]: where every input frame of a warp goes, computed on the host in `f64`.
 
+use crate::ablation::WarpKind;
 use crate::cpu::warp_kernel::Routes;
 
 /// Host-side bookkeeping of a warp: for every input frame, its two output rows and the split of
@@ -19,6 +20,8 @@ pub struct WarpPlan {
     /// Cumulative sums, kept for [`WarpPlan::sparse`] and [`WarpPlan::extents`].
     cumsum: Vec<f64>,
     score: Vec<f64>,
+    /// Equation 5 and Algorithm 1, or equation 5 alone.
+    kind: WarpKind,
 }
 
 impl WarpPlan {
@@ -58,7 +61,38 @@ impl WarpPlan {
             overhang,
             cumsum,
             score: score.to_vec(),
+            kind: WarpKind::Full,
         }
+    }
+
+    /// The plan of the paper's equation 5 alone (the `--warp eq5` ablation, without Algorithm
+    /// 1): frame `j` goes whole, with weight `s_j`, to the output frame `k` with
+    /// `k < C_j <= k + 1`, so no frame is split and row sums vary. Frames with `C_j <= 0` (no
+    /// score yet) or `C_j > t` (rounding) have no row, as in the reference's mask; they go to
+    /// the sink row. The warp kernels take this plan as it is: every overhang is negative, so
+    /// every frame has a first share `s_j` and no second one.
+    pub fn eq5(score: &[f64], batch: usize, frames: usize, out_frames: usize) -> Self {
+        let mut plan = Self::new(score, batch, frames, out_frames);
+        let t = out_frames as i64;
+        for b in 0..batch {
+            let base = b as i64 * (t + 1);
+            for j in 0..frames {
+                let i = b * frames + j;
+                let c = plan.cumsum[i];
+                let k = c.ceil() as i64 - 1;
+                let row = if c > 0.0 && (0..t).contains(&k) { k } else { t };
+                plan.first_row[i] = base + row;
+                plan.second_row[i] = base + t;
+                plan.overhang[i] = -1.0;
+            }
+        }
+        plan.kind = WarpKind::Eq5;
+        plan
+    }
+
+    /// Which warp this plan routes: equation 5 and Algorithm 1, or equation 5 alone.
+    pub fn kind(&self) -> WarpKind {
+        self.kind
     }
 
     /// Output frames `t`.
@@ -79,6 +113,17 @@ impl WarpPlan {
     /// in the order of `j`. Weight that rounding pushes past the last output frame is dropped.
     pub fn sparse(&self, b: usize) -> Vec<(usize, usize, f64)> {
         let mut out = Vec::new();
+        if self.kind == WarpKind::Eq5 {
+            let t = self.out_frames as i64;
+            for j in 0..self.frames {
+                let i = b * self.frames + j;
+                let k = self.first_row[i] - b as i64 * (t + 1);
+                if k < t && self.score[i] > 0.0 {
+                    out.push((j, k as usize, self.score[i]));
+                }
+            }
+            return out;
+        }
         for j in 0..self.frames {
             let i = b * self.frames + j;
             let after = self.cumsum[i];
@@ -101,6 +146,25 @@ impl WarpPlan {
     /// frames (fractional): output frame `k` spans the inputs whose cumulative score lies in
     /// `[k, k+1)`. Merged frames are wide, kept frames narrow. For plots.
     pub fn extents(&self, b: usize) -> Vec<(f64, f64)> {
+        if self.kind == WarpKind::Eq5 {
+            // Whole frames: output frame k spans the frames routed to it.
+            let mut spans = vec![(f64::INFINITY, f64::NEG_INFINITY); self.out_frames];
+            for (j, k, _) in self.sparse(b) {
+                spans[k] = (spans[k].0.min(j as f64), spans[k].1.max((j + 1) as f64));
+            }
+            let mut end = 0.0;
+            return spans
+                .into_iter()
+                .map(|(start, stop)| {
+                    if start > stop {
+                        (end, end) // no frame: an empty span where the last one ended
+                    } else {
+                        end = stop;
+                        (start, stop)
+                    }
+                })
+                .collect();
+        }
         let position = |level: f64| -> f64 {
             for j in 0..self.frames {
                 let i = b * self.frames + j;
