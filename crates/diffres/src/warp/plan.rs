@@ -68,8 +68,8 @@ impl WarpPlan {
     /// The plan of the paper's equation 5 alone (the `--warp eq5` ablation, without Algorithm
     /// 1): frame `j` goes whole, with weight `s_j`, to the output frame `k` with
     /// `k < C_j <= k + 1`, so no frame is split and row sums vary. Frames with `C_j <= 0` (no
-    /// score yet) or `C_j > t` (rounding) have no row, as in the reference's mask; they go to
-    /// the sink row. The warp kernels take this plan as it is: every overhang is negative, so
+    /// score yet) or `C_j > t` have no row, as in the reference's mask; they go to the sink
+    /// row. A cumulative sum above `t` by rounding only (relative 1e-12) counts as `t`. The warp kernels take this plan as it is: every overhang is negative, so
     /// every frame has a first share `s_j` and no second one.
     pub fn eq5(score: &[f64], batch: usize, frames: usize, out_frames: usize) -> Self {
         let mut plan = Self::new(score, batch, frames, out_frames);
@@ -79,8 +79,19 @@ impl WarpPlan {
             for j in 0..frames {
                 let i = b * frames + j;
                 let c = plan.cumsum[i];
-                let k = c.ceil() as i64 - 1;
-                let row = if c > 0.0 && (0..t).contains(&k) { k } else { t };
+                // The last frames' cumulative sum is `t` up to rounding (`t + 4e-15`): they
+                // belong to the last row, not past it.
+                let c_end = if c > t as f64 && c <= t as f64 * (1.0 + 1e-12) {
+                    t as f64
+                } else {
+                    c
+                };
+                let k = c_end.ceil() as i64 - 1;
+                let row = if c_end > 0.0 && (0..t).contains(&k) {
+                    k
+                } else {
+                    t
+                };
                 plan.first_row[i] = base + row;
                 plan.second_row[i] = base + t;
                 plan.overhang[i] = -1.0;
