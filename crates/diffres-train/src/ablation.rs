@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use diffres::{Aggregation, FrontEndKind, WarpKind};
-use diffres_report::{curves_grid_with_x_label, CellStats, Panel};
+use diffres_report::plot::curves_grid_with_x_label;
+use diffres_report::{CellStats, Panel};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};

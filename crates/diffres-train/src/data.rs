@@ -365,8 +365,14 @@ mod tests {
         let lengths = [Some(100), None, Some(250), Some(90)];
         assert_eq!(crop_warning(&lengths, 250, true, 10.0), None);
         let w = crop_warning(&lengths, 95, true, 10.0).unwrap();
-        assert!(w.starts_with("2 of 3 clips are longer than 95 frames"), "{w}");
-        assert!(w.contains("--frames") && w.contains("the longest has 250"), "{w}");
+        assert!(
+            w.starts_with("2 of 3 clips are longer than 95 frames"),
+            "{w}"
+        );
+        assert!(
+            w.contains("--frames") && w.contains("the longest has 250"),
+            "{w}"
+        );
         let w = crop_warning(&lengths, 95, false, 1.0).unwrap();
         assert!(w.contains("at most 30 s"), "{w}");
     }

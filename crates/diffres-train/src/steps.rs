@@ -9,7 +9,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use diffres_report::{curves_grid_with_x_label, Panel};
+use diffres_report::plot::curves_grid_with_x_label;
+use diffres_report::Panel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_err, Result, TrainError};

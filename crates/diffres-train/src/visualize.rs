@@ -150,9 +150,7 @@ pub fn visualize_files(
             // The mean channel (the max where an ablation keeps only that).
             output_mean: read(layout.and_then(|l| l.mean()).unwrap_or(0)),
             output_extent: extent,
-            resolution_encoding: layout
-                .and_then(|l| l.resolution())
-                .map_or(Vec::new(), read),
+            resolution_encoding: layout.and_then(|l| l.resolution()).map_or(Vec::new(), read),
         };
         let path = out.join(format!("{stem}.png"));
         diffres_report::diffres_figure(&path, &figure)?;
