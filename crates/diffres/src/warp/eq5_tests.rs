@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use super::portable::warp_portable;
+use super::routes::plan_routes;
 use super::{warp, WarpPlan};
 use crate::ablation::WarpKind;
 
@@ -84,8 +85,8 @@ fn fused_and_portable_eq5_warps_agree() {
     );
     let portable = warp_portable(
         x.clone(),
-        score.clone(),
-        &plan,
+        plan_routes(score.clone(), &plan),
+        plan.out_frames,
         positions.clone(),
         &lengths,
         delta,
@@ -144,7 +145,14 @@ fn eq5_warp_by_hand_on_both_paths() {
         let score = Tensor::<2>::from_data(TensorData::new(s, [1, 4]), &device).require_grad();
         let positions = Tensor::<2>::zeros([4, 1], &device);
         let (mean, max) = if portable_path {
-            let out = warp_portable(x, score.clone(), &plan, positions, &[4], 0.5);
+            let out = warp_portable(
+                x,
+                plan_routes(score.clone(), &plan),
+                plan.out_frames,
+                positions,
+                &[4],
+                0.5,
+            );
             (out.mean, out.max)
         } else {
             let out = warp(x, score.clone(), &plan, positions, &[4], 0.5);
