@@ -22,7 +22,7 @@ use crate::common::{
     centred_taps, check_config, check_waveform, filter_same, gabor_params, gabor_sigma_bounds,
     mel_triangles, pool_same,
 };
-use crate::error::{FilterbankError, Result};
+use crate::error::FilterbankError;
 
 /// Floor applied to the pooled energies before sPCEN (the reference's `tf.maximum(x, 1e-5)`).
 pub const ENERGY_FLOOR: f64 = 1e-5;
@@ -78,7 +78,7 @@ pub struct LeafConfig {
     pub floor: f64,
 }
 
-fn check_range(field: &'static str, value: f64, lo: f64, hi: f64, what: &str) -> Result<()> {
+fn check_range(field: &'static str, value: f64, lo: f64, hi: f64, what: &str) -> crate::Result<()> {
     if value.is_finite() && value >= lo && value <= hi {
         Ok(())
     } else {
@@ -94,7 +94,7 @@ impl LeafConfig {
     ///
     /// # Errors
     /// [`FilterbankError::Config`] naming the first bad field.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         check_config(
             self.filters,
             self.sample_rate,
@@ -131,7 +131,7 @@ impl LeafConfig {
     ///
     /// # Errors
     /// See [`LeafConfig::validate`].
-    pub fn init(&self, device: &Device) -> Result<Leaf> {
+    pub fn init(&self, device: &Device) -> crate::Result<Leaf> {
         self.validate()?;
         let f = self.filters;
         let gabor = self.initial_gabor();
@@ -261,7 +261,7 @@ impl Leaf {
     ///
     /// # Errors
     /// [`FilterbankError::Input`] when `B` or `N` is 0.
-    pub fn forward(&self, x: Tensor<2>) -> Result<Tensor<3>> {
+    pub fn forward(&self, x: Tensor<2>) -> crate::Result<Tensor<3>> {
         check_waveform(&x)?;
         Ok(self.pcen(self.energies(x)).swap_dims(1, 2))
     }

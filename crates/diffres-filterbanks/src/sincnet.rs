@@ -17,7 +17,7 @@ use crate::common::{
     centred_taps, check_config, check_positive, check_waveform, filter_same, hann_tensor,
     mel_points, pool_same,
 };
-use crate::error::{FilterbankError, Result};
+use crate::error::FilterbankError;
 
 /// Configuration of [`SincNet`]. The defaults are the paper's Table 3 setting: 128 filters,
 /// 401 taps (25 ms at 16 kHz), 10 ms hop.
@@ -68,7 +68,7 @@ impl SincNetConfig {
     ///
     /// # Errors
     /// [`FilterbankError::Config`] naming the first bad field.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         check_config(
             self.filters,
             self.sample_rate,
@@ -111,7 +111,7 @@ impl SincNetConfig {
     ///
     /// # Errors
     /// See [`SincNetConfig::validate`].
-    pub fn init(&self, device: &Device) -> Result<SincNet> {
+    pub fn init(&self, device: &Device) -> crate::Result<SincNet> {
         self.validate()?;
         let edges = self.initial_edges();
         let f = self.filters;
@@ -220,7 +220,7 @@ impl SincNet {
     ///
     /// # Errors
     /// [`FilterbankError::Input`] when `B` or `N` is 0.
-    pub fn forward(&self, x: Tensor<2>) -> Result<Tensor<3>> {
+    pub fn forward(&self, x: Tensor<2>) -> crate::Result<Tensor<3>> {
         check_waveform(&x)?;
         let device = x.device();
         let power = filter_same(x, self.kernels()).powi_scalar(2); // [B, F, N]

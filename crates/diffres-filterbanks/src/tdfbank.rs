@@ -12,7 +12,7 @@ use crate::common::{
     check_config, check_positive, check_waveform, filter_same, gabor_params, gabor_sigma_bounds,
     hann_tensor, mel_triangles, pool_same,
 };
-use crate::error::Result;
+
 
 /// Configuration of [`TdFbank`]. The defaults are the paper's Table 3 setting: 64 filters,
 /// 401 taps (25 ms at 16 kHz), 10 ms hop.
@@ -49,7 +49,7 @@ impl TdFbankConfig {
     ///
     /// # Errors
     /// [`crate::FilterbankError::Config`] naming the first bad field.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         check_config(
             self.filters,
             self.sample_rate,
@@ -91,7 +91,7 @@ impl TdFbankConfig {
     ///
     /// # Errors
     /// See [`TdFbankConfig::validate`].
-    pub fn init(&self, device: &Device) -> Result<TdFbank> {
+    pub fn init(&self, device: &Device) -> crate::Result<TdFbank> {
         self.validate()?;
         let shape = [2 * self.filters, 1, self.kernel_size];
         let weight = Tensor::<3>::from_data(TensorData::new(self.initial_kernels(), shape), device);
@@ -147,7 +147,7 @@ impl TdFbank {
     ///
     /// # Errors
     /// [`crate::FilterbankError::Input`] when `B` or `N` is 0.
-    pub fn forward(&self, x: Tensor<2>) -> Result<Tensor<3>> {
+    pub fn forward(&self, x: Tensor<2>) -> crate::Result<Tensor<3>> {
         check_waveform(&x)?;
         Ok(self
             .energies(x)
