@@ -95,8 +95,8 @@ pub fn output_frames(samples: usize, hop: usize) -> usize {
 /// `2 sqrt(2 ln 2) / sigma` equal to [`MelTriangle::amplitude_fwhm_hz`].
 pub fn gabor_params(tri: &MelTriangle, sample_rate: f64) -> (f64, f64) {
     let mu = 2.0 * std::f64::consts::PI * tri.centre_hz / sample_rate;
-    let sigma = (2.0 * 2f64.ln()).sqrt() * sample_rate
-        / (std::f64::consts::PI * tri.amplitude_fwhm_hz());
+    let sigma =
+        (2.0 * 2f64.ln()).sqrt() * sample_rate / (std::f64::consts::PI * tri.amplitude_fwhm_hz());
     (mu, sigma)
 }
 
@@ -267,7 +267,10 @@ mod tests {
         }
         let p = mel_points(5, 60.0, 7800.0);
         assert!((p[0] - 60.0).abs() < 1e-9 && (p[4] - 7800.0).abs() < 1e-9);
-        let d: Vec<f64> = p.windows(2).map(|w| hz_to_mel(w[1]) - hz_to_mel(w[0])).collect();
+        let d: Vec<f64> = p
+            .windows(2)
+            .map(|w| hz_to_mel(w[1]) - hz_to_mel(w[0]))
+            .collect();
         assert!(d.iter().all(|x| (x - d[0]).abs() < 1e-9));
     }
 
@@ -286,7 +289,9 @@ mod tests {
         assert_eq!(t.response(t.low_hz), 0.0);
         let half = t.amplitude_fwhm_hz();
         // The quarter-power points are `half` apart.
-        let lo = mel_to_hz(hz_to_mel(t.centre_hz) - 0.75 * (hz_to_mel(t.centre_hz) - hz_to_mel(t.low_hz)));
+        let lo = mel_to_hz(
+            hz_to_mel(t.centre_hz) - 0.75 * (hz_to_mel(t.centre_hz) - hz_to_mel(t.low_hz)),
+        );
         assert!((t.response(lo) - 0.25).abs() < 1e-9);
         assert!((t.response(lo + half) - 0.25).abs() < 1e-9);
     }

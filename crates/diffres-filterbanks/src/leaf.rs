@@ -105,9 +105,21 @@ impl LeafConfig {
             self.max_freq,
         )?;
         let lo = 2.0 / self.pool_size as f64;
-        check_range("pool_init", self.pool_init, lo, 0.5, &format!("[{lo}, 0.5]"))?;
+        check_range(
+            "pool_init",
+            self.pool_init,
+            lo,
+            0.5,
+            &format!("[{lo}, 0.5]"),
+        )?;
         check_range("alpha", self.alpha, f64::MIN, 1.0, "(-inf, 1]")?;
-        check_range("smooth", self.smooth, f64::MIN_POSITIVE, MAX_SMOOTH, "(0, 1)")?;
+        check_range(
+            "smooth",
+            self.smooth,
+            f64::MIN_POSITIVE,
+            MAX_SMOOTH,
+            "(0, 1)",
+        )?;
         check_range("delta", self.delta, MIN_DELTA, f64::MAX, "[1e-3, inf)")?;
         check_range("root", self.root, 1.0, f64::MAX, "[1, inf)")?;
         check_range("floor", self.floor, f64::MIN_POSITIVE, f64::MAX, "(0, inf)")
@@ -211,8 +223,11 @@ impl Leaf {
             .recip();
         let gauss = (n.clone().powi_scalar(2) / sigma.powi_scalar(2).mul_scalar(-2.0)).exp() * norm;
         let phase = mu * n;
-        Tensor::cat(vec![phase.clone().cos() * gauss.clone(), phase.sin() * gauss], 0)
-            .unsqueeze_dim(1)
+        Tensor::cat(
+            vec![phase.clone().cos() * gauss.clone(), phase.sin() * gauss],
+            0,
+        )
+        .unsqueeze_dim(1)
     }
 
     /// The current pooling windows `[filters, 1, pool_size]`.
@@ -291,7 +306,12 @@ pub fn ema(x: Tensor<3>, w: Tensor<1>) -> Tensor<3> {
         .reshape([channels, blocks, l, batch])
         .swap_dims(1, 2)
         .reshape([channels, l, blocks * batch]);
-    let log_keep = w.clone().neg().add_scalar(1.0).log().reshape([channels, 1, 1]);
+    let log_keep = w
+        .clone()
+        .neg()
+        .add_scalar(1.0)
+        .log()
+        .reshape([channels, 1, 1]);
     let mut lag = Vec::with_capacity(l * l);
     let mut lower = Vec::with_capacity(l * l);
     for j in 0..l {

@@ -68,8 +68,8 @@ pub mod sincnet;
 pub mod tdfbank;
 
 pub use common::{
-    gabor_params, gabor_sigma_bounds, hann_window, hz_to_mel, mel_points, mel_to_hz,
-    mel_triangles, output_frames, MelTriangle,
+    gabor_params, gabor_sigma_bounds, hann_window, hz_to_mel, mel_points, mel_to_hz, mel_triangles,
+    output_frames, MelTriangle,
 };
 pub use error::{FilterbankError, Result};
 pub use leaf::{Leaf, LeafConfig};

@@ -79,7 +79,9 @@ impl SincNetConfig {
             self.max_freq,
         )?;
         check_positive("log_floor", self.log_floor)?;
-        if !(self.min_low_hz.is_finite() && self.min_low_hz >= 0.0 && self.min_low_hz < self.min_freq)
+        if !(self.min_low_hz.is_finite()
+            && self.min_low_hz >= 0.0
+            && self.min_low_hz < self.min_freq)
         {
             return Err(FilterbankError::config(
                 "min_low_hz",
@@ -94,7 +96,9 @@ impl SincNetConfig {
             .windows(2)
             .map(|w| w[1] - w[0])
             .fold(f64::INFINITY, f64::min);
-        if !(self.min_band_hz.is_finite() && self.min_band_hz >= 0.0 && self.min_band_hz < narrowest)
+        if !(self.min_band_hz.is_finite()
+            && self.min_band_hz >= 0.0
+            && self.min_band_hz < narrowest)
         {
             return Err(FilterbankError::config(
                 "min_band_hz",

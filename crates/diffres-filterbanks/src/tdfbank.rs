@@ -13,7 +13,6 @@ use crate::common::{
     hann_tensor, mel_triangles, pool_same,
 };
 
-
 /// Configuration of [`TdFbank`]. The defaults are the paper's Table 3 setting: 64 filters,
 /// 401 taps (25 ms at 16 kHz), 10 ms hop.
 #[derive(Config, Debug)]

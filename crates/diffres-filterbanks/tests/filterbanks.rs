@@ -13,7 +13,9 @@ fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 /// Deterministic values in `[-1, 1)` (a 64-bit LCG), so no test depends on a seed's stream.
 fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -44,8 +46,14 @@ fn dft_mag(re: &[f32], im: &[f32], hz: f64, sample_rate: f64) -> f64 {
 #[test]
 fn parameter_counts_match_table_3() {
     let device = Device::flex();
-    assert_eq!(TdFbankConfig::new().init(&device).unwrap().num_params(), 51_328);
-    assert_eq!(SincNetConfig::new().init(&device).unwrap().num_params(), 256);
+    assert_eq!(
+        TdFbankConfig::new().init(&device).unwrap().num_params(),
+        51_328
+    );
+    assert_eq!(
+        SincNetConfig::new().init(&device).unwrap().num_params(),
+        256
+    );
     assert_eq!(LeafConfig::new().init(&device).unwrap().num_params(), 448);
     assert_eq!(64 * 2 * 401, 51_328);
     assert_eq!(128 * 2, 256);
@@ -91,8 +99,8 @@ fn initial_centres_follow_the_htk_mel_scale() {
 /// triangles (DFT on a 2 Hz grid). A Gabor filter whose Gaussian fits in the kernel
 /// (`3 sigma <= (K - 1) / 2`) must match: peak within 2 Hz of the triangle centre, peak power
 /// within 1.5 % of the triangle's 1, FWHM within 2 % + 4 Hz. Truncated (low-frequency) filters:
-/// peak within 2 Hz, peak power in [0.7, 1], FWHM 1 to 1.35 times the triangle's (truncation
-/// widens the response).
+/// peak within 2 Hz, peak power in [0.7, 1], FWHM from the triangle's (less 4 Hz of grid) to 1.35
+/// times it (truncation widens the response).
 #[test]
 fn initial_gabor_responses_match_the_mel_triangles() {
     let device = Device::flex();
@@ -116,10 +124,10 @@ fn initial_gabor_responses_match_the_mel_triangles() {
         let re = &weights[i * k..(i + 1) * k];
         let im = &weights[(f + i) * k..(f + i + 1) * k];
         let mag: Vec<f64> = grid.iter().map(|&hz| dft_mag(re, im, hz, sr)).collect();
-        let (peak_i, peak) = mag
-            .iter()
-            .enumerate()
-            .fold((0, 0.0), |a, (j, &m)| if m > a.1 { (j, m) } else { a });
+        let (peak_i, peak) =
+            mag.iter()
+                .enumerate()
+                .fold((0, 0.0), |a, (j, &m)| if m > a.1 { (j, m) } else { a });
         let peak_hz = grid[peak_i];
         let above: Vec<f64> = grid
             .iter()
@@ -136,15 +144,24 @@ fn initial_gabor_responses_match_the_mel_triangles() {
             tri.centre_hz
         );
         if 3.0 * gabor[i].1 <= 200.0 {
-            assert!((power - 1.0).abs() < 0.015, "filter {i}: peak power {power}");
+            assert!(
+                (power - 1.0).abs() < 0.015,
+                "filter {i}: peak power {power}"
+            );
             assert!(
                 (fwhm - want).abs() <= 0.02 * want + 4.0,
                 "filter {i}: FWHM {fwhm} Hz vs {want} Hz"
             );
         } else {
-            assert!((0.7..=1.0).contains(&power), "filter {i}: peak power {power}");
-            let ratio = fwhm / want;
-            assert!((1.0..=1.35).contains(&ratio), "filter {i}: FWHM ratio {ratio}");
+            assert!(
+                (0.7..=1.0).contains(&power),
+                "filter {i}: peak power {power}"
+            );
+            // The 2 Hz grid can shorten a measured width by up to 4 Hz.
+            assert!(
+                fwhm >= want - 4.0 && fwhm <= 1.35 * want,
+                "filter {i}: FWHM {fwhm} Hz vs {want} Hz"
+            );
         }
     }
 }
@@ -160,7 +177,10 @@ fn initial_sinc_responses_match_the_mel_bands() {
     let (k, sr) = (401, 16000.0);
     let zeros = vec![0f32; k];
     for filters in [16, 128] {
-        let sinc = SincNetConfig::new().with_filters(filters).init(&device).unwrap();
+        let sinc = SincNetConfig::new()
+            .with_filters(filters)
+            .init(&device)
+            .unwrap();
         let h = read(sinc.kernels());
         let edges = mel_points(filters + 1, 60.0, 7800.0);
         let mut wide = 0;
@@ -174,7 +194,10 @@ fn initial_sinc_responses_match_the_mel_bands() {
                 assert!((c - 1.0).abs() < 0.03, "{filters}/{i}: centre gain {c}");
                 for edge in [lo, hi] {
                     let e = mag(edge);
-                    assert!((e - 0.5).abs() < 0.05, "{filters}/{i}: gain {e} at {edge} Hz");
+                    assert!(
+                        (e - 0.5).abs() < 0.05,
+                        "{filters}/{i}: gain {e} at {edge} Hz"
+                    );
                 }
             }
             if filters == 128 {
@@ -197,7 +220,10 @@ fn initial_sinc_responses_match_the_mel_bands() {
 fn blocked_ema_matches_the_recurrence() {
     let device = Device::flex();
     let (b, c, t) = (2, 3, 150); // 3 blocks of 64
-    let x = noise(b * c * t, 5).iter().map(|v| v + 1.5).collect::<Vec<f32>>();
+    let x = noise(b * c * t, 5)
+        .iter()
+        .map(|v| v + 1.5)
+        .collect::<Vec<f32>>();
     let w = [0.04f32, 0.5, 0.9];
     let got = read(ema(
         Tensor::<3>::from_data(TensorData::new(x.clone(), [b, c, t]), &device),
@@ -210,7 +236,10 @@ fn blocked_ema_matches_the_recurrence() {
             for (ti, &v) in row.iter().enumerate() {
                 m = w[ci] as f64 * v as f64 + (1.0 - w[ci] as f64) * m;
                 let g = got[(bi * c + ci) * t + ti] as f64;
-                assert!((g - m).abs() < 1e-5 * m.abs().max(1.0), "({bi},{ci},{ti}): {g} vs {m}");
+                assert!(
+                    (g - m).abs() < 1e-5 * m.abs().max(1.0),
+                    "({bi},{ci},{ti}): {g} vs {m}"
+                );
             }
         }
     }
@@ -257,7 +286,9 @@ fn check_grads<M: Clone + 'static>(
     all.extend(cases(module, &grads));
     for case in all {
         let n = case.value.len();
-        let idx: Vec<usize> = (0..6.min(n)).map(|i| (i * n / 6.min(n) + n / 13) % n).collect();
+        let idx: Vec<usize> = (0..6.min(n))
+            .map(|i| (i * n / 6.min(n) + n / 13) % n)
+            .collect();
         let mut ad = Vec::new();
         let mut fd = Vec::new();
         for &i in &idx {
@@ -265,7 +296,10 @@ fn check_grads<M: Clone + 'static>(
                 let mut v = case.value.clone();
                 v[i] += d as f32;
                 if case.name == "input" {
-                    loss(module, Tensor::<2>::from_data(TensorData::new(v, dims), &device))
+                    loss(
+                        module,
+                        Tensor::<2>::from_data(TensorData::new(v, dims), &device),
+                    )
                 } else {
                     loss(&(case.with)(module, v), x.clone())
                 }
@@ -274,7 +308,11 @@ fn check_grads<M: Clone + 'static>(
             ad.push(case.grad[i] as f64);
         }
         let scale = ad.iter().map(|v| v.abs()).fold(0.0, f64::max);
-        assert!(scale > 1e-6, "{name} {}: all checked gradients are zero", case.name);
+        assert!(
+            scale > 1e-6,
+            "{name} {}: all checked gradients are zero",
+            case.name
+        );
         for (a, f) in ad.iter().zip(&fd) {
             let tol = 0.02 * scale + 0.02 * f.abs() + 1e-4;
             assert!(
@@ -324,7 +362,8 @@ fn tdfbank_gradients_match_finite_differences() {
                 with: Box::new(move |m: &TdFbank, v| {
                     let mut m = m.clone();
                     let dims = m.weight.val().dims();
-                    m.weight = Param::from_tensor(Tensor::from_data(TensorData::new(v, dims), &dev));
+                    m.weight =
+                        Param::from_tensor(Tensor::from_data(TensorData::new(v, dims), &dev));
                     m
                 }),
             }]
@@ -410,7 +449,12 @@ fn leaf_gradients_match_finite_differences() {
     let fields: [(&'static str, f64, fn(&Leaf) -> &Param<Tensor<1>>, Set); 7] = [
         ("centre", 1e-3, |m| &m.centre, |m, p| m.centre = p),
         ("sigma", 1e-2, |m| &m.sigma, |m, p| m.sigma = p),
-        ("pool_width", 1e-3, |m| &m.pool_width, |m, p| m.pool_width = p),
+        (
+            "pool_width",
+            1e-3,
+            |m| &m.pool_width,
+            |m, p| m.pool_width = p,
+        ),
         ("alpha", 1e-3, |m| &m.alpha, |m, p| m.alpha = p),
         ("delta", 1e-2, |m| &m.delta, |m, p| m.delta = p),
         ("root", 1e-2, |m| &m.root, |m, p| m.root = p),
@@ -453,22 +497,44 @@ fn silence_and_clipped_input_give_finite_output() {
     rows.extend((0..n).map(|i| if (i / 16) % 2 == 0 { 1.0f32 } else { -1.0 })); // 500 Hz square
     rows.extend((0..n).map(|i| if i % 2 == 0 { 1.0f32 } else { -1.0 })); // Nyquist
     let x = Tensor::<2>::from_data(TensorData::new(rows, [5, n]), &device);
-    let td = read(TdFbankConfig::new().init(&device).unwrap().forward(x.clone()).unwrap());
-    let sinc = read(SincNetConfig::new().init(&device).unwrap().forward(x.clone()).unwrap());
+    let td = read(
+        TdFbankConfig::new()
+            .init(&device)
+            .unwrap()
+            .forward(x.clone())
+            .unwrap(),
+    );
+    let sinc = read(
+        SincNetConfig::new()
+            .init(&device)
+            .unwrap()
+            .forward(x.clone())
+            .unwrap(),
+    );
     let leaf = read(LeafConfig::new().init(&device).unwrap().forward(x).unwrap());
     for (name, v) in [("tdfbank", &td), ("sincnet", &sinc), ("leaf", &leaf)] {
         assert!(v.iter().all(|x| x.is_finite()), "{name}: non-finite output");
     }
     // Silence: ln(1e-6) for the log front ends.
     let floor = (1e-6f64).ln();
-    assert!(td[..10 * 64].iter().all(|&v| (v as f64 - floor).abs() < 1e-4));
-    assert!(sinc[..10 * 128].iter().all(|&v| (v as f64 - floor).abs() < 1e-4));
+    assert!(td[..10 * 64]
+        .iter()
+        .all(|&v| (v as f64 - floor).abs() < 1e-4));
+    assert!(sinc[..10 * 128]
+        .iter()
+        .all(|&v| (v as f64 - floor).abs() < 1e-4));
     // LEAF on silence: energies floored at 1e-5, EMA = 1e-5, so every value is
     // (1e-5 / (1e-12 + 1e-5)^0.96 + 2)^(1/2) - 2^(1/2) = 0.20782...
     let e = 1e-5f64;
     let want = (e / (1e-12 + e).powf(0.96) + 2.0).sqrt() - 2f64.sqrt();
     assert!((want - 0.2078).abs() < 1e-3);
-    assert!(leaf[..10 * 64].iter().all(|&v| (v as f64 - want).abs() < 1e-4), "{}", leaf[0]);
+    assert!(
+        leaf[..10 * 64]
+            .iter()
+            .all(|&v| (v as f64 - want).abs() < 1e-4),
+        "{}",
+        leaf[0]
+    );
 }
 
 #[test]
@@ -494,18 +560,33 @@ fn frame_count_is_ceil_and_appended_zeros_keep_earlier_frames() {
     let short = noise(1000, 9);
     let mut long = short.clone();
     long.extend(vec![0.0; 600]);
-    let a = run(Tensor::<2>::from_data(TensorData::new(short, [1, 1000]), &device));
-    let b = run(Tensor::<2>::from_data(TensorData::new(long, [1, 1600]), &device));
-    for (name, (a, b)) in ["tdfbank", "sincnet", "leaf"].iter().zip(a.into_iter().zip(b)) {
+    let a = run(Tensor::<2>::from_data(
+        TensorData::new(short, [1, 1000]),
+        &device,
+    ));
+    let b = run(Tensor::<2>::from_data(
+        TensorData::new(long, [1, 1600]),
+        &device,
+    ));
+    for (name, (a, b)) in ["tdfbank", "sincnet", "leaf"]
+        .iter()
+        .zip(a.into_iter().zip(b))
+    {
         assert_eq!(a.dims()[1], 7);
         assert_eq!(b.dims()[1], 10);
         let filters = a.dims()[2];
         let (a, b) = (read(a), read(b));
         for i in 0..5 * filters {
-            assert!((a[i] - b[i]).abs() < 1e-4, "{name}: frame {} differs", i / filters);
+            assert!(
+                (a[i] - b[i]).abs() < 1e-4,
+                "{name}: frame {} differs",
+                i / filters
+            );
         }
         // The last frames do see the difference (the test can fail).
-        let last = (6 * filters..7 * filters).map(|i| (a[i] - b[i]).abs()).fold(0.0, f32::max);
+        let last = (6 * filters..7 * filters)
+            .map(|i| (a[i] - b[i]).abs())
+            .fold(0.0, f32::max);
         assert!(last > 1e-3, "{name}: last frame unchanged");
     }
 }
@@ -517,17 +598,44 @@ fn bad_configs_and_inputs_are_errors_naming_the_field() {
         Err(FilterbankError::Config { field, .. }) => field,
         other => panic!("expected a config error, got {other:?}"),
     };
-    assert_eq!(field(TdFbankConfig::new().with_kernel_size(400).validate()), "kernel_size");
+    assert_eq!(
+        field(TdFbankConfig::new().with_kernel_size(400).validate()),
+        "kernel_size"
+    );
     assert_eq!(field(TdFbankConfig::new().with_hop(0).validate()), "hop");
-    assert_eq!(field(TdFbankConfig::new().with_filters(0).validate()), "filters");
-    assert_eq!(field(TdFbankConfig::new().with_max_freq(9000.0).validate()), "max_freq");
-    assert_eq!(field(TdFbankConfig::new().with_pool_size(2).validate()), "pool_size");
-    assert_eq!(field(TdFbankConfig::new().with_log_floor(0.0).validate()), "log_floor");
-    assert_eq!(field(SincNetConfig::new().with_min_band_hz(50.0).validate()), "min_band_hz");
-    assert_eq!(field(SincNetConfig::new().with_min_low_hz(60.0).validate()), "min_low_hz");
+    assert_eq!(
+        field(TdFbankConfig::new().with_filters(0).validate()),
+        "filters"
+    );
+    assert_eq!(
+        field(TdFbankConfig::new().with_max_freq(9000.0).validate()),
+        "max_freq"
+    );
+    assert_eq!(
+        field(TdFbankConfig::new().with_pool_size(2).validate()),
+        "pool_size"
+    );
+    assert_eq!(
+        field(TdFbankConfig::new().with_log_floor(0.0).validate()),
+        "log_floor"
+    );
+    assert_eq!(
+        field(SincNetConfig::new().with_min_band_hz(50.0).validate()),
+        "min_band_hz"
+    );
+    assert_eq!(
+        field(SincNetConfig::new().with_min_low_hz(60.0).validate()),
+        "min_low_hz"
+    );
     assert_eq!(field(LeafConfig::new().with_alpha(1.5).validate()), "alpha");
-    assert_eq!(field(LeafConfig::new().with_pool_init(0.9).validate()), "pool_init");
-    assert_eq!(field(LeafConfig::new().with_smooth(1.0).validate()), "smooth");
+    assert_eq!(
+        field(LeafConfig::new().with_pool_init(0.9).validate()),
+        "pool_init"
+    );
+    assert_eq!(
+        field(LeafConfig::new().with_smooth(1.0).validate()),
+        "smooth"
+    );
     assert_eq!(field(LeafConfig::new().with_root(0.5).validate()), "root");
     assert_eq!(field(LeafConfig::new().with_delta(0.0).validate()), "delta");
     let err = LeafConfig::new().with_alpha(1.5).init(&device).unwrap_err();
