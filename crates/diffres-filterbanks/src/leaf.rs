@@ -272,7 +272,8 @@ impl Leaf {
     /// # Shapes
     /// - `x`: `[B, N]`, the waveform (any scale; `[-1, 1]` floats as decoded audio).
     /// - output: `[B, T, filters]`, `T = ceil(N / hop)`, frame `t` centred on sample
-    ///   `t * hop`; sPCEN-compressed (not a logarithm; 0 for silence).
+    ///   `t * hop`; sPCEN-compressed (not a logarithm; with the initial values silence gives
+    ///   `(1e-5^0.04 + 2)^0.5 - 2^0.5 = 0.2078`).
     ///
     /// # Errors
     /// [`FilterbankError::Input`] when `B` or `N` is 0.

@@ -24,7 +24,8 @@
 //! - Compression: TD-fbank and SincNet output `ln(energy + log_floor)`, `log_floor = 1e-6`
 //!   (silence is `ln(1e-6) = -13.8155`, as the log-mel of `diffres-audio`); the fixed Hann
 //!   pooling window has peak 1 (sum 200 at 401 taps) and is not normalised. LEAF outputs
-//!   sPCEN values (not a logarithm; silence gives 0).
+//!   sPCEN values (not a logarithm; with the initial values silence gives
+//!   `(1e-5^0.04 + 2)^0.5 - 2^0.5 = 0.2078`, energies being floored at `1e-5`).
 //! - Initialisation: HTK mel scale (`2595 log10(1 + hz / 700)`) between `min_freq = 60` and
 //!   `max_freq = 7800` Hz, as LEAF. Gabor filters (TD-fbank, LEAF) are centred on the mel
 //!   triangles' peaks, with amplitude FWHM equal to that of `sqrt(triangle)` and unit peak
