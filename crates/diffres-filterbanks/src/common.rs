@@ -138,7 +138,7 @@ pub(crate) fn check_config(
     if sample_rate == 0 {
         return Err(FilterbankError::config("sample_rate", "must be at least 1"));
     }
-    if kernel_size < 3 || kernel_size % 2 == 0 {
+    if kernel_size < 3 || kernel_size.is_multiple_of(2) {
         return Err(FilterbankError::config(
             "kernel_size",
             format!("must be odd and at least 3 (got {kernel_size})"),
@@ -147,7 +147,7 @@ pub(crate) fn check_config(
     if hop == 0 {
         return Err(FilterbankError::config("hop", "must be at least 1"));
     }
-    if pool_size == 0 || pool_size % 2 == 0 {
+    if pool_size == 0 || pool_size.is_multiple_of(2) {
         return Err(FilterbankError::config(
             "pool_size",
             format!("must be odd and at least 1 (got {pool_size})"),

@@ -245,13 +245,16 @@ fn blocked_ema_matches_the_recurrence() {
     }
 }
 
+/// Rebuilds a module with one parameter tensor replaced by the given values.
+type With<M> = Box<dyn Fn(&M, Vec<f32>) -> M>;
+
 /// One learnable tensor for the finite-difference check.
 struct Case<M> {
     name: &'static str,
     value: Vec<f32>,
     grad: Vec<f32>,
     h: f64,
-    with: Box<dyn Fn(&M, Vec<f32>) -> M>,
+    with: With<M>,
 }
 
 /// Central differences `(L(p + h) - L(p - h)) / 2h` of `L = sum(out * r)` against autodiff,
@@ -445,8 +448,9 @@ fn leaf_gradients_match_finite_differences() {
     leaf.root = param1(vec![2.0, 1.5, 3.0], &device);
     leaf.smooth = param1(vec![0.04, 0.2, 0.5], &device);
     let x = wave(2, n, 3, &device);
+    type Get = fn(&Leaf) -> &Param<Tensor<1>>;
     type Set = fn(&mut Leaf, Param<Tensor<1>>);
-    let fields: [(&'static str, f64, fn(&Leaf) -> &Param<Tensor<1>>, Set); 7] = [
+    let fields: [(&'static str, f64, Get, Set); 7] = [
         ("centre", 1e-3, |m| &m.centre, |m, p| m.centre = p),
         ("sigma", 1e-2, |m| &m.sigma, |m, p| m.sigma = p),
         (
