@@ -297,20 +297,25 @@ mod tests {
         PreparedData::in_memory(dataset, frames, mels, features)
     }
 
-    /// The refresh without an autodiff graph leaves exactly the statistics that forward
-    /// passes with one leave (it only stops holding the graphs).
-    #[test]
-    fn the_graph_free_refresh_updates_batch_norm_as_tracked_passes_do() {
-        let (frames, mels, clips) = (20, 16, 12);
-        let data = noise_data(frames, mels, clips);
-        let cfg = TrainConfig {
+    /// DiffRes (half the frames) + a width-4 compact CNN, batches of 4.
+    fn small_diffres_config(mels: usize) -> TrainConfig {
+        TrainConfig {
             frontend: FrontEndKind::DiffRes,
             reduction: 0.5,
             mels,
             cnn_width: 4,
             batch_size: 4,
             ..TrainConfig::default()
-        };
+        }
+    }
+
+    /// The refresh without an autodiff graph leaves exactly the statistics that forward
+    /// passes with one leave (it only stops holding the graphs).
+    #[test]
+    fn the_graph_free_refresh_updates_batch_norm_as_tracked_passes_do() {
+        let (frames, mels, clips) = (20, 16, 12);
+        let data = noise_data(frames, mels, clips);
+        let cfg = small_diffres_config(mels);
         let device = Device::flex().autodiff();
         let order: Vec<usize> = (0..clips).collect();
         let fresh = || {
@@ -355,14 +360,7 @@ mod tests {
     fn wgpu_training_step_reads_twice() {
         let (frames, mels) = (20, 16);
         let data = noise_data(frames, mels, 4);
-        let cfg = TrainConfig {
-            frontend: FrontEndKind::DiffRes,
-            reduction: 0.5,
-            mels,
-            cnn_width: 4,
-            batch_size: 4,
-            ..TrainConfig::default()
-        };
+        let cfg = small_diffres_config(mels);
         let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice).autodiff();
         let model = AudioModel::new(&cfg, 2, &Device::flex().autodiff())
             .unwrap()

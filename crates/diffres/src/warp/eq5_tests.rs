@@ -7,7 +7,7 @@ use burn::tensor::Distribution;
 
 use super::portable::warp_portable;
 use super::routes::plan_routes;
-use super::{warp, WarpPlan};
+use super::{input_gradient_pairs, warp, WarpPlan};
 use crate::ablation::WarpKind;
 
 fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
@@ -102,23 +102,7 @@ fn fused_and_portable_eq5_warps_agree() {
     assert!(max_abs_diff(fused.feature.clone(), stacked.clone()) < 1e-5);
     let ga = (fused.feature * weight.clone()).sum().backward();
     let gb = (stacked * weight).sum().backward();
-    let pairs = [
-        (
-            "x",
-            x.grad(&ga).unwrap().flatten::<1>(0, 2),
-            x.grad(&gb).unwrap().flatten::<1>(0, 2),
-        ),
-        (
-            "score",
-            score.grad(&ga).unwrap().flatten::<1>(0, 1),
-            score.grad(&gb).unwrap().flatten::<1>(0, 1),
-        ),
-        (
-            "positions",
-            positions.grad(&ga).unwrap().flatten::<1>(0, 1),
-            positions.grad(&gb).unwrap().flatten::<1>(0, 1),
-        ),
-    ];
+    let pairs = input_gradient_pairs(&ga, &gb, &x, &score, &positions);
     for (name, a, b) in pairs {
         let d = max_abs_diff(a, b);
         assert!(d < 1e-4, "gradient with respect to {name} differs by {d}");

@@ -159,6 +159,29 @@ fn stack(out: portable::PortableWarp) -> Warped {
     Warped { feature, energy }
 }
 
+/// The gradients of two losses with respect to the warp's three inputs, flattened, as
+/// `(name, from a, from b)`: how the tests compare two warps' backward passes.
+#[cfg(test)]
+fn input_gradient_pairs(
+    ga: &burn::tensor::Gradients,
+    gb: &burn::tensor::Gradients,
+    x: &Tensor<3>,
+    score: &Tensor<2>,
+    positions: &Tensor<2>,
+) -> [(&'static str, Tensor<1>, Tensor<1>); 3] {
+    let flat3 = |t: Option<Tensor<3>>| t.expect("gradient").flatten::<1>(0, 2);
+    let flat2 = |t: Option<Tensor<2>>| t.expect("gradient").flatten::<1>(0, 1);
+    [
+        ("x", flat3(x.grad(ga)), flat3(x.grad(gb))),
+        ("score", flat2(score.grad(ga)), flat2(score.grad(gb))),
+        (
+            "positions",
+            flat2(positions.grad(ga)),
+            flat2(positions.grad(gb)),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::portable::warp_portable;
@@ -243,23 +266,7 @@ mod tests {
 
         let ga = (fused.feature * weight.clone()).sum().backward();
         let gb = (stacked * weight).sum().backward();
-        for (name, a, b) in [
-            (
-                "x",
-                x.grad(&ga).unwrap().flatten::<1>(0, 2),
-                x.grad(&gb).unwrap().flatten::<1>(0, 2),
-            ),
-            (
-                "score",
-                score.grad(&ga).unwrap().flatten::<1>(0, 1),
-                score.grad(&gb).unwrap().flatten::<1>(0, 1),
-            ),
-            (
-                "positions",
-                positions.grad(&ga).unwrap().flatten::<1>(0, 1),
-                positions.grad(&gb).unwrap().flatten::<1>(0, 1),
-            ),
-        ] {
+        for (name, a, b) in input_gradient_pairs(&ga, &gb, &x, &score, &positions) {
             let d = max_rel_diff(a, b);
             assert!(d < 1e-4, "gradient with respect to {name} differs by {d}");
         }
