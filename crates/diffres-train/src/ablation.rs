@@ -354,6 +354,6 @@ mod tests {
         let a = vec![(10.0, 1.0), (20.0, 3.0)];
         let b = vec![(10.0, 3.0)];
         assert_eq!(mean_series(&[a.clone(), b]), vec![(10.0, 2.0)]);
-        assert_eq!(mean_series(&[a.clone()]), a);
+        assert_eq!(mean_series(std::slice::from_ref(&a)), a);
     }
 }
