@@ -324,8 +324,11 @@ mod tests {
         use burn::tensor::Distribution;
         let device = Device::flex().autodiff();
         device.seed(7);
+        // Relative to the larger of 1 and the tensor's largest magnitude: the convolutions'
+        // bias gradients before a train-mode batch norm are zero but for rounding (the norm
+        // removes the mean), so only an absolute bound means anything for them.
         let max_diff = |a: Tensor<1>, b: Tensor<1>| -> f32 {
-            let scale = crate::host::read_f32(&b.clone().abs().max())[0].max(1e-3);
+            let scale = crate::host::read_f32(&b.clone().abs().max())[0].max(1.0);
             crate::host::read_f32(&(a - b).abs().max())[0] / scale
         };
         for (dilation, masked, cin, cout) in [(1, false, 6, 4), (2, true, 5, 3), (1, true, 1, 1)] {
