@@ -1,4 +1,5 @@
-//! Helpers shared by the Rust benchmarks (`bench_layer`, `bench_classifier`, `bench_train`):
+//! Helpers shared by the Rust benchmarks (`bench_layer`, `bench_classifier`, `bench_train`,
+//! `bench_filterbanks`):
 //! what the machine is, process CPU time, medians of timed repetitions. Each example includes
 //! this file with `#[path]`; not every example uses every helper.
 #![allow(dead_code)]

@@ -6,41 +6,42 @@
 //! Prints one line per (filterbank, batch): with `--json` one JSON object
 //! `{"filterbank", "batch", "seconds_audio", "forward_s", "train_step_s", "cpu", "threads"}`,
 //! where `forward_s` is the median forward time and `train_step_s` the median forward +
-//! backward (of the output's sum, no optimiser) on the autodiff device, in seconds.
-
-use std::time::Instant;
+//! backward (of the output's sum, no optimiser) on the autodiff device, in seconds: the median
+//! of `--repeats` timed calls after one warm-up (`bench/harness.rs`). Each front end is built
+//! once per device, outside the timed calls; the input is drawn inside them.
 
 use burn::prelude::*;
-use diffres_filterbanks::{LeafConfig, SincNetConfig, TdFbankConfig};
+use diffres_filterbanks::{Leaf, LeafConfig, SincNet, SincNetConfig, TdFbank, TdFbankConfig};
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
+#[path = "../../../bench/harness.rs"]
+mod harness;
+use harness::{cpu_model, measure};
+
+/// One of the three front ends, built once per device (outside the timed calls). Two of them
+/// live at a time, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+enum Filterbank {
+    TdFbank(TdFbank),
+    SincNet(SincNet),
+    Leaf(Leaf),
+}
+
+impl Filterbank {
+    fn new(name: &str, device: &Device) -> diffres_filterbanks::Result<Self> {
+        Ok(match name {
+            "tdfbank" => Self::TdFbank(TdFbankConfig::new().init(device)?),
+            "sincnet" => Self::SincNet(SincNetConfig::new().init(device)?),
+            _ => Self::Leaf(LeafConfig::new().init(device)?),
         })
-        .unwrap_or_else(|| "unknown".into())
-}
+    }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn time(repeats: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    median(
-        (0..repeats)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
+    fn forward(&self, x: Tensor<2>) -> diffres_filterbanks::Result<Tensor<3>> {
+        match self {
+            Self::TdFbank(m) => m.forward(x),
+            Self::SincNet(m) => m.forward(x),
+            Self::Leaf(m) => m.forward(x),
+        }
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let seconds: f64 = value("--seconds").unwrap_or_else(|| "1.0".into()).parse()?;
-    let repeats: usize = value("--repeats").unwrap_or_else(|| "3".into()).parse()?;
+    let repeats: u32 = value("--repeats").unwrap_or_else(|| "3".into()).parse()?;
     let cpu = cpu_model();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let samples = (seconds * 16000.0).round() as usize;
@@ -65,26 +66,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ad = Device::flex().autodiff();
     for name in ["tdfbank", "sincnet", "leaf"] {
         for &batch in &batches {
-            let run = |device: &Device, backward: bool| -> Result<(), Box<dyn std::error::Error>> {
-                let x = Tensor::<2>::random(
+            let (forward, train) = (Filterbank::new(name, &plain)?, Filterbank::new(name, &ad)?);
+            let input = |device: &Device| {
+                Tensor::<2>::random(
                     [batch, samples],
                     burn::tensor::Distribution::Uniform(-1.0, 1.0),
                     device,
-                );
-                let y = match name {
-                    "tdfbank" => TdFbankConfig::new().init(device)?.forward(x)?,
-                    "sincnet" => SincNetConfig::new().init(device)?.forward(x)?,
-                    _ => LeafConfig::new().init(device)?.forward(x)?,
-                };
-                if backward {
-                    let _ = y.sum().backward();
-                } else {
-                    let _: f32 = y.sum().into_scalar();
-                }
-                Ok(())
+                )
             };
-            let forward_s = time(repeats, || run(&plain, false).expect("forward"));
-            let train_step_s = time(repeats, || run(&ad, true).expect("train step"));
+            let (forward_s, _) = measure(repeats, &plain, || {
+                let y = forward.forward(input(&plain)).expect("forward");
+                let _: f32 = y.sum().into_scalar();
+            });
+            let (train_step_s, _) = measure(repeats, &ad, || {
+                let y = train.forward(input(&ad)).expect("train step");
+                let _ = y.sum().backward();
+            });
             if json {
                 println!(
                     "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"cpu\":\"{cpu}\",\"threads\":{threads}}}"
