@@ -21,6 +21,19 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// Sets the tensor backend's threads (`--threads`; `None` keeps `RAYON_NUM_THREADS` or one per
+/// core) and returns how many it will use. Burn flex runs on rayon's global pool, built on
+/// first use: call this before any tensor operation.
+pub fn set_threads(threads: Option<u32>) -> usize {
+    if let Some(n) = threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Whether the CPU has AVX-512F (the matrix kernels pick it at run time).
 pub fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]

@@ -19,7 +19,7 @@
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
-use harness::{cpu_model, has_avx512, measure};
+use harness::{cpu_model, has_avx512, measure, set_threads};
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -107,17 +107,10 @@ fn bench(kind: ClassifierKind, args: &Args) -> Result<Measured, diffres_models::
 
 fn main() {
     let args = Args::parse();
-    if let Some(n) = args.threads {
-        // Burn flex runs on rayon's global pool, built on first use: set before any tensor op.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
+    let threads = set_threads(args.threads);
     // As the `diffres` tool does (glibc keeps freed blocks instead of unmapping them).
     diffres::keep_freed_memory();
     diffres_models::use_host_kernels(!args.portable);
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let (cpu, avx512) = (cpu_model(), has_avx512());
     if !args.json {
         println!(

@@ -18,7 +18,7 @@
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
-use harness::{cpu_model, has_avx512, measure};
+use harness::{cpu_model, has_avx512, measure, set_threads};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -176,15 +176,8 @@ fn bench(
 
 fn main() {
     let args = Args::parse();
-    if let Some(n) = args.threads {
-        // Burn flex runs on rayon's global pool, built on first use: set before any tensor op.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
+    let threads = set_threads(args.threads);
     diffres::keep_freed_memory(); // as the `diffres` tool does
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let (cpu, avx512) = (cpu_model(), has_avx512());
     let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 });
     let mel_config = LogMelConfig::default();

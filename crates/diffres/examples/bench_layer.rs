@@ -20,7 +20,7 @@
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
-use harness::{cpu_model, has_avx512, median, process_cpu_s};
+use harness::{cpu_model, has_avx512, median, process_cpu_s, set_threads};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -243,14 +243,7 @@ fn main() {
     let args = Args::parse();
     // As the `diffres` tool does, unless the allocator's defaults are asked for.
     let kept = !args.malloc_defaults && diffres::keep_freed_memory();
-    if let Some(n) = args.threads {
-        // Burn flex runs on rayon's global pool, built on first use: set before any tensor op.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
-    let threads_used = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads_used = set_threads(args.threads);
     let (cpu, avx512) = (cpu_model(), has_avx512());
 
     let (batch, mels) = if args.quick { (2, 16) } else { (32, 128) };
