@@ -3,11 +3,11 @@
 //! plan holds the paper's equation 5 exactly.
 
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
 use super::portable::warp_portable;
 use super::routes::plan_routes;
-use super::{input_gradient_pairs, warp, WarpPlan};
+use super::test_support::{fused_and_portable, normalised_scores};
+use super::{warp, WarpPlan};
 use crate::ablation::WarpKind;
 
 fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
@@ -16,24 +16,10 @@ fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
     crate::host::read_f32(&(a - b).abs().max())[0]
 }
 
-/// Normalised scores (exact sum `t` over each clip's valid frames, 0 after).
-fn scores(batch: usize, frames: usize, t: usize, lengths: &[usize]) -> Vec<f64> {
-    let mut host = Vec::new();
-    for (b, &len) in lengths.iter().enumerate().take(batch) {
-        let row: Vec<f64> = (0..len)
-            .map(|j| 0.05 + (((b * frames + j) * 37) % 11) as f64 / 11.0)
-            .collect();
-        let mut s = crate::score_norm::exact_sum(&row, t);
-        s.resize(frames, 0.0);
-        host.extend(s);
-    }
-    host
-}
-
 #[test]
 fn eq5_plan_is_equation_5() {
     let (frames, t) = (23, 9);
-    let host = scores(1, frames, t, &[frames]);
+    let host = normalised_scores(1, frames, t, &[frames]);
     let plan = WarpPlan::eq5(&host, 1, frames, t);
     assert_eq!(plan.kind(), WarpKind::Eq5);
     let mut c = 0.0;
@@ -60,50 +46,11 @@ fn fused_and_portable_eq5_warps_agree() {
     device.seed(5);
     let (batch, frames, mels, t, delta) = (3, 23, 5, 9, 0.6);
     let lengths = [23, 17, 9];
-    let host = scores(batch, frames, t, &lengths);
+    let host = normalised_scores(batch, frames, t, &lengths);
     let plan = WarpPlan::eq5(&host, batch, frames, t);
-    let values: Vec<f32> = host.iter().map(|&v| v as f32).collect();
-    let x = Tensor::<3>::random(
-        [batch, frames, mels],
-        Distribution::Normal(-4.0, 2.0),
-        &device,
-    )
-    .require_grad();
-    let score =
-        Tensor::<2>::from_data(TensorData::new(values, [batch, frames]), &device).require_grad();
-    let positions =
-        Tensor::<2>::random([frames, mels], Distribution::Default, &device).require_grad();
-    let weight = Tensor::<4>::random([batch, 3, t, mels], Distribution::Normal(0.0, 1.0), &device);
-
-    let fused = warp(
-        x.clone(),
-        score.clone(),
-        &plan,
-        positions.clone(),
-        &lengths,
-        delta,
-    );
-    let portable = warp_portable(
-        x.clone(),
-        plan_routes(score.clone(), &plan),
-        plan.out_frames,
-        positions.clone(),
-        &lengths,
-        delta,
-    );
-    let stacked = Tensor::stack::<4>(
-        vec![
-            portable.mean.clone(),
-            portable.max.clone(),
-            portable.resolution.clone(),
-        ],
-        1,
-    );
-    assert!(max_abs_diff(fused.feature.clone(), stacked.clone()) < 1e-5);
-    let ga = (fused.feature * weight.clone()).sum().backward();
-    let gb = (stacked * weight).sum().backward();
-    let pairs = input_gradient_pairs(&ga, &gb, &x, &score, &positions);
-    for (name, a, b) in pairs {
+    let run = fused_and_portable(&device, &plan, &host, &lengths, mels, delta);
+    assert!(max_abs_diff(run.features.0, run.features.1) < 1e-5);
+    for (name, a, b) in run.gradients {
         let d = max_abs_diff(a, b);
         assert!(d < 1e-4, "gradient with respect to {name} differs by {d}");
     }

@@ -159,34 +159,124 @@ fn stack(out: portable::PortableWarp) -> Warped {
     Warped { feature, energy }
 }
 
-/// The gradients of two losses with respect to the warp's three inputs, flattened, as
-/// `(name, from a, from b)`: how the tests compare two warps' backward passes.
+/// Fixtures shared by the warp's tests (this module's and `eq5_tests`).
 #[cfg(test)]
-fn input_gradient_pairs(
-    ga: &burn::tensor::Gradients,
-    gb: &burn::tensor::Gradients,
-    x: &Tensor<3>,
-    score: &Tensor<2>,
-    positions: &Tensor<2>,
-) -> [(&'static str, Tensor<1>, Tensor<1>); 3] {
-    let flat3 = |t: Option<Tensor<3>>| t.expect("gradient").flatten::<1>(0, 2);
-    let flat2 = |t: Option<Tensor<2>>| t.expect("gradient").flatten::<1>(0, 1);
-    [
-        ("x", flat3(x.grad(ga)), flat3(x.grad(gb))),
-        ("score", flat2(score.grad(ga)), flat2(score.grad(gb))),
-        (
-            "positions",
-            flat2(positions.grad(ga)),
-            flat2(positions.grad(gb)),
-        ),
-    ]
+mod test_support {
+    use super::portable::warp_portable;
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// Scores normalised to sum to `t` over each clip's valid frames (0 after), from a fixed
+    /// pattern, `[batch * frames]`.
+    pub(super) fn normalised_scores(
+        batch: usize,
+        frames: usize,
+        t: usize,
+        lengths: &[usize],
+    ) -> Vec<f64> {
+        let mut host = Vec::new();
+        for (b, &len) in lengths.iter().enumerate().take(batch) {
+            let row: Vec<f64> = (0..len)
+                .map(|j| 0.05 + (((b * frames + j) * 37) % 11) as f64 / 11.0)
+                .collect();
+            let mut s = crate::score_norm::exact_sum(&row, t);
+            s.resize(frames, 0.0);
+            host.extend(s);
+        }
+        host
+    }
+
+    /// One warp of `plan` on flex's fused kernel and on the portable operations, from the
+    /// same random input, encoding and output weights (drawn in that order on `device`).
+    pub(super) struct FusedAndPortable {
+        pub x: Tensor<3>,
+        pub score: Tensor<2>,
+        pub positions: Tensor<2>,
+        /// (fused, portable) features, `[B, 3, t, F]`.
+        pub features: (Tensor<4>, Tensor<4>),
+        /// (fused, portable) energies, `[B, T]`.
+        pub energies: (Tensor<2>, Tensor<2>),
+        /// The gradients of `sum(feature * weight)` with respect to `x`, the scores and the
+        /// encoding, flattened: `(name, fused, portable)`.
+        pub gradients: [(&'static str, Tensor<1>, Tensor<1>); 3],
+    }
+
+    pub(super) fn fused_and_portable(
+        device: &Device,
+        plan: &WarpPlan,
+        host: &[f64],
+        lengths: &[usize],
+        mels: usize,
+        delta: f64,
+    ) -> FusedAndPortable {
+        let (batch, frames, t) = (plan.batch, plan.frames, plan.out_frames);
+        let values: Vec<f32> = host.iter().map(|&v| v as f32).collect();
+        let x = Tensor::<3>::random(
+            [batch, frames, mels],
+            Distribution::Normal(-4.0, 2.0),
+            device,
+        )
+        .require_grad();
+        let score =
+            Tensor::<2>::from_data(TensorData::new(values, [batch, frames]), device).require_grad();
+        let positions =
+            Tensor::<2>::random([frames, mels], Distribution::Default, device).require_grad();
+        let weight =
+            Tensor::<4>::random([batch, 3, t, mels], Distribution::Normal(0.0, 1.0), device);
+
+        let fused = warp(
+            x.clone(),
+            score.clone(),
+            plan,
+            positions.clone(),
+            lengths,
+            delta,
+        );
+        let portable = warp_portable(
+            x.clone(),
+            plan_routes(score.clone(), plan),
+            t,
+            positions.clone(),
+            lengths,
+            delta,
+        );
+        let energy = portable.linear.clone().mean_dim(2).reshape([batch, frames]);
+        let stacked = Tensor::stack::<4>(
+            vec![
+                portable.mean.clone(),
+                portable.max.clone(),
+                portable.resolution.clone(),
+            ],
+            1,
+        );
+        let ga = (fused.feature.clone() * weight.clone()).sum().backward();
+        let gb = (stacked.clone() * weight).sum().backward();
+        let flat3 = |t: Option<Tensor<3>>| t.expect("gradient").flatten::<1>(0, 2);
+        let flat2 = |t: Option<Tensor<2>>| t.expect("gradient").flatten::<1>(0, 1);
+        let gradients = [
+            ("x", flat3(x.grad(&ga)), flat3(x.grad(&gb))),
+            ("score", flat2(score.grad(&ga)), flat2(score.grad(&gb))),
+            (
+                "positions",
+                flat2(positions.grad(&ga)),
+                flat2(positions.grad(&gb)),
+            ),
+        ];
+        FusedAndPortable {
+            x,
+            score,
+            positions,
+            features: (fused.feature, stacked),
+            energies: (fused.energy, energy.detach()),
+            gradients,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::portable::warp_portable;
     use super::*;
-    use burn::tensor::Distribution;
 
     fn max_rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         let a = a.flatten::<1>(0, D - 1);
@@ -203,76 +293,24 @@ mod tests {
         device.seed(11);
         let (batch, frames, mels, t, delta) = (3, 23, 5, 9, 0.6);
         let lengths = [23, 17, 9];
-        let raw: Vec<f64> = (0..batch * frames)
-            .map(|i| 0.05 + ((i * 37) % 11) as f64 / 11.0)
-            .collect();
-        let mut host = Vec::new();
-        for (b, &len) in lengths.iter().enumerate() {
-            let row: Vec<f64> = (0..frames)
-                .map(|j| if j < len { raw[b * frames + j] } else { 0.0 })
-                .collect();
-            let mut s = crate::score_norm::exact_sum(&row[..len], t);
-            s.resize(frames, 0.0);
-            host.extend(s);
-        }
+        let host = test_support::normalised_scores(batch, frames, t, &lengths);
         let plan = WarpPlan::new(&host, batch, frames, t);
-        let score_values: Vec<f32> = host.iter().map(|&v| v as f32).collect();
-        let x = Tensor::<3>::random(
-            [batch, frames, mels],
-            Distribution::Normal(-4.0, 2.0),
-            &device,
-        )
-        .require_grad();
-        let score = Tensor::<2>::from_data(TensorData::new(score_values, [batch, frames]), &device)
-            .require_grad();
-        let positions =
-            Tensor::<2>::random([frames, mels], Distribution::Default, &device).require_grad();
-        let weight =
-            Tensor::<4>::random([batch, 3, t, mels], Distribution::Normal(0.0, 1.0), &device);
-
-        let fused = warp(
-            x.clone(),
-            score.clone(),
-            &plan,
-            positions.clone(),
-            &lengths,
-            delta,
-        );
-        let portable = warp_portable(
-            x.clone(),
-            plan_routes(score.clone(), &plan),
-            t,
-            positions.clone(),
-            &lengths,
-            delta,
-        );
-        let stacked = Tensor::stack::<4>(
-            vec![
-                portable.mean.clone(),
-                portable.max.clone(),
-                portable.resolution.clone(),
-            ],
-            1,
-        );
+        let run = test_support::fused_and_portable(&device, &plan, &host, &lengths, mels, delta);
         assert!(
-            max_rel_diff(fused.feature.clone(), stacked.clone()) < 1e-5,
+            max_rel_diff(run.features.0, run.features.1) < 1e-5,
             "feature"
         );
-        let energy = portable.linear.clone().mean_dim(2).reshape([batch, frames]);
         assert!(
-            max_rel_diff(fused.energy.clone(), energy.detach()) < 1e-5,
+            max_rel_diff(run.energies.0, run.energies.1) < 1e-5,
             "energy"
         );
-
-        let ga = (fused.feature * weight.clone()).sum().backward();
-        let gb = (stacked * weight).sum().backward();
-        for (name, a, b) in input_gradient_pairs(&ga, &gb, &x, &score, &positions) {
+        for (name, a, b) in run.gradients {
             let d = max_rel_diff(a, b);
             assert!(d < 1e-4, "gradient with respect to {name} differs by {d}");
         }
 
         // Without autodiff.
-        let (x, score, positions) = (x.inner(), score.inner(), positions.inner());
+        let (x, score, positions) = (run.x.inner(), run.score.inner(), run.positions.inner());
         let plain = warp(
             x.clone(),
             score.clone(),
