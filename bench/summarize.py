@@ -90,6 +90,20 @@ def header(rows):
           f" | PyTorch {', '.join(torch) or '-'}\n")
 
 
+def time_cells(ours, theirs):
+    """Forward and forward + backward seconds, ours and PyTorch's, each with their ratio."""
+    fo, ft = med(ours, "forward_s"), med(theirs, "forward_s")
+    so, st = med(ours, "train_step_s"), med(theirs, "train_step_s")
+    return (f"{fmt(fo)} | {fmt(ft)} | {ratio_time(fo, ft)} | "
+            f"{fmt(so)} | {fmt(st)} | {ratio_time(so, st)}")
+
+
+def cpu_cell(ours, theirs):
+    """CPU seconds, ours / PyTorch's, of the forward pass; then of forward + backward."""
+    return (f"{fmt(med(ours, 'forward_cpu_s'), 2)} / {fmt(med(theirs, 'forward_cpu_s'), 2)}; "
+            f"{fmt(med(ours, 'train_step_cpu_s'), 2)} / {fmt(med(theirs, 'train_step_cpu_s'), 2)}")
+
+
 def classifiers(rows):
     groups = grouped(rows, "classifier")
     if not groups:
@@ -100,12 +114,8 @@ def classifiers(rows):
     print("|---|---|---:|---:|---|---:|---:|---|---|")
     for (model, b, c, t, f), impl in groups.items():
         ours, theirs = impl.get("diffres", []), impl.get("pytorch", [])
-        fo, ft = med(ours, "forward_s"), med(theirs, "forward_s")
-        so, st = med(ours, "train_step_s"), med(theirs, "train_step_s")
-        cpu = (f"{fmt(med(ours, 'forward_cpu_s'), 2)} / {fmt(med(theirs, 'forward_cpu_s'), 2)}; "
-               f"{fmt(med(ours, 'train_step_cpu_s'), 2)} / {fmt(med(theirs, 'train_step_cpu_s'), 2)}")
-        print(f"| {model} | [{b}, {c}, {t}, {f}] | {fmt(fo)} | {fmt(ft)} | {ratio_time(fo, ft)} | "
-              f"{fmt(so)} | {fmt(st)} | {ratio_time(so, st)} | {cpu} |")
+        print(f"| {model} | [{b}, {c}, {t}, {f}] | {time_cells(ours, theirs)} | "
+              f"{cpu_cell(ours, theirs)} |")
     print()
 
 
@@ -120,13 +130,9 @@ def layer(rows):
     for (frontend, t, _b, _f), impl in groups.items():
         ours, theirs = impl.get("diffres", []), impl.get("pytorch", [])
         delta = med(ours or theirs, "delta")
-        fo, ft = med(ours, "forward_s"), med(theirs, "forward_s")
-        so, st = med(ours, "train_step_s"), med(theirs, "train_step_s")
         mem = f"{fmt(med(ours, 'peak_heap_mb'), 0)} / {fmt(med(theirs, 'peak_heap_mb'), 0)}"
-        cpu = (f"{fmt(med(ours, 'forward_cpu_s'), 2)} / {fmt(med(theirs, 'forward_cpu_s'), 2)}; "
-               f"{fmt(med(ours, 'train_step_cpu_s'), 2)} / {fmt(med(theirs, 'train_step_cpu_s'), 2)}")
-        print(f"| {frontend} | {t:,} | {delta} | {fmt(fo)} | {fmt(ft)} | {ratio_time(fo, ft)} | "
-              f"{fmt(so)} | {fmt(st)} | {ratio_time(so, st)} | {mem} | {cpu} |")
+        print(f"| {frontend} | {t:,} | {delta} | {time_cells(ours, theirs)} | {mem} | "
+              f"{cpu_cell(ours, theirs)} |")
     print()
 
 
