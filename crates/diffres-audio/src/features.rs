@@ -367,6 +367,13 @@ impl FeatureExtractor {
         Ok(self.finish(spec, warnings))
     }
 
+    /// The samples of the file at `path` as [`extract`](Self::extract) computes its features
+    /// from them: decoded with this extractor's options, downmixed, resampled to the config's
+    /// rate (never cached). Waveform augmentation (mixup) starts from these.
+    pub fn load_samples(&self, path: &Path) -> Result<Vec<f32>> {
+        Ok(load_audio_with(path, self.cfg.log_mel.sample_rate, &self.decode)?.samples)
+    }
+
     /// Features of samples already at the config's sample rate (no cache, no warnings).
     pub fn extract_samples(&self, samples: &[f32]) -> Result<Features> {
         Ok(self.finish(self.spectrogram(samples)?, Vec::new()))

@@ -10,10 +10,35 @@ use diffres::{Aggregation, FrontEndKind, ScoreNormalization, WarpKind};
 use diffres_audio::{FeatureKind, Normalization};
 use diffres_data::Format;
 use diffres_models::{ClassifierHead, ClassifierKind};
+use diffres_train::batch::MixupDomain;
 use diffres_train::config::{Balance, DEFAULT_SEED};
+use diffres_train::loss::LossKind;
 use diffres_train::model::ComputeDevice;
 use diffres_train::predict::DEFAULT_TOP_K;
-use diffres_train::{LrSchedule, TrainConfig};
+use diffres_train::{LrSchedule, Recipe, TrainConfig};
+
+/// `--normalize`: fixed values, measured on the training features, or none.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum NormalizeArg {
+    /// `MEAN,STD`.
+    Fixed(Normalization),
+    /// `auto`: measured on the training clips' features.
+    Auto,
+    /// `none`.
+    Off,
+}
+
+impl std::str::FromStr for NormalizeArg {
+    type Err = diffres_audio::AudioError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(NormalizeArg::Auto),
+            "none" | "off" => Ok(NormalizeArg::Off),
+            _ => s.parse().map(NormalizeArg::Fixed),
+        }
+    }
+}
 
 /// Audio classification with DiffRes, a learned temporal resolution (Liu et al., ICLR 2023).
 ///
@@ -127,10 +152,12 @@ pub(crate) struct TrainOpts {
     /// the authors' DiffRes recipes compute them).
     #[arg(long, default_value_t = defaults().features)]
     pub(crate) features: FeatureKind,
-    /// Normalise the features as PSLA does, (x - MEAN) / (2 STD): MEAN,STD of the dataset,
-    /// e.g. -4.2677393,4.5689974 (PSLA's AudioSet values).
+    /// Normalise the features as PSLA does, (x - MEAN) / (2 STD): MEAN,STD of the dataset
+    /// (e.g. -4.2677393,4.5689974, PSLA's AudioSet values), auto (the mean and standard
+    /// deviation of the training clips' features, measured when the run starts and saved in
+    /// config.json) or none.
     #[arg(long, allow_hyphen_values = true)]
-    pub(crate) normalize: Option<Normalization>,
+    pub(crate) normalize: Option<NormalizeArg>,
     /// DiffRes score normalisation: exact (scores sum to t, every output frame gets weight 1)
     /// or reference (the authors' rule, for comparison).
     #[arg(long, default_value_t = defaults().score_norm)]
@@ -192,18 +219,64 @@ pub(crate) struct TrainOpts {
     /// Adam learning rate.
     #[arg(long, default_value_t = defaults().lr)]
     pub(crate) lr: f64,
-    /// Step schedule START,GAMMA,EVERY (e.g. 25,0.9,1: from epoch 25, x0.9 every epoch).
+    /// Step schedule START,GAMMA,EVERY, the paper's Table 4 notation: epoch START is the first
+    /// to train at GAMMA times the rate, and it is multiplied by GAMMA again every EVERY
+    /// epochs (25,0.9,1: epochs 1-24 at --lr, 25 at 0.9x, 26 at 0.81x). In PyTorch: MultiStepLR
+    /// with milestones range(START-1, EPOCHS, EVERY), scheduler.step() after each epoch, as
+    /// PSLA steps it (PSLA's --lrscheduler_start S is START = S+1).
     #[arg(long)]
     pub(crate) lr_schedule: Option<LrSchedule>,
+    /// Warm-up: the learning rate grows linearly from 0 over the first N steps, updated 20
+    /// times (PSLA: 1000 steps, every 50); 0 = none.
+    #[arg(long, default_value_t = defaults().warmup_steps)]
+    pub(crate) warmup_steps: usize,
+    /// Adam's beta1 (PSLA trains with 0.95).
+    #[arg(long, default_value_t = defaults().adam_beta1)]
+    pub(crate) adam_beta1: f64,
+    /// Adam's L2 weight decay, added to the gradient like PyTorch's Adam(weight_decay) (PSLA
+    /// 5e-7); 0 = none.
+    #[arg(long, default_value_t = defaults().weight_decay)]
+    pub(crate) weight_decay: f64,
+    /// Weight averaging: evaluate (test, eval, predict) with the mean of the weights of every
+    /// epoch from this one to the last, as PSLA's --wa; saved with the checkpoints, so a
+    /// resumed run averages the same epochs.
+    #[arg(long)]
+    pub(crate) average_from: Option<usize>,
+    /// Classification loss: auto (bce for multi-label data and PSLA's head, softmax
+    /// cross-entropy otherwise), bce (also for single-label data: the paper's equation 8, the
+    /// authors' recipes) or ce.
+    #[arg(long, default_value_t = defaults().loss)]
+    pub(crate) loss: LossKind,
+    /// The paper's recipe for a task: speechcommands, esc50, audioset, fsd50k or nsynth. Sets
+    /// Table 4's and Table 5's values and, where the paper is silent, the authors' scripts'
+    /// (model, features, SpecAugment, mixup, loss, normalisation, averaging, warm-up, Adam);
+    /// prints them; every option given here overrides the recipe's.
+    #[arg(long)]
+    pub(crate) recipe: Option<Recipe>,
+    /// The options given on the command line (clap ids), for --recipe to leave them alone.
+    #[arg(skip)]
+    pub(crate) explicit: Vec<String>,
     /// Seed of everything random.
     #[arg(long, default_value_t = defaults().seed)]
     pub(crate) seed: u64,
-    /// SpecAugment (frequency masks up to 37.5%, time masks up to 50%).
+    /// SpecAugment: one frequency and one time mask per clip (by default up to 37.5% of the
+    /// bins and 50% of the frames; see --freq-mask, --time-mask).
     #[arg(long)]
     pub(crate) specaugment: bool,
-    /// Mixup with probability 0.5.
+    /// SpecAugment's widest frequency mask in bins (PSLA's --freqm); turns SpecAugment on.
     #[arg(long)]
-    pub(crate) mixup: bool,
+    pub(crate) freq_mask: Option<usize>,
+    /// SpecAugment's widest time mask in frames (PSLA's --timem); turns SpecAugment on.
+    #[arg(long)]
+    pub(crate) time_mask: Option<usize>,
+    /// Mixup: each clip is mixed with another of its batch with this probability (alone:
+    /// 0.5), weights from Beta(10, 10); 0 = off.
+    #[arg(long, num_args = 0..=1, default_value_t = defaults().mixup, default_missing_value = "0.5")]
+    pub(crate) mixup: f64,
+    /// What mixup mixes: logmel (the features) or waveform (the mean-free waveforms, then
+    /// the features of the mix: PSLA's way).
+    #[arg(long, default_value_t = defaults().mixup_on)]
+    pub(crate) mixup_on: MixupDomain,
     /// Weight of DiffRes's guide loss (0 turns it off: the ablation of Figure 8; it is still
     /// measured and logged).
     #[arg(long, default_value_t = defaults().guide_weight)]
@@ -421,7 +494,11 @@ impl TrainOpts {
             hop_ms: self.hop_ms,
             mels: self.mels,
             features: self.features,
-            normalize: self.normalize,
+            normalize: match self.normalize {
+                Some(NormalizeArg::Fixed(n)) => Some(n),
+                _ => None,
+            },
+            normalize_from_training: self.normalize == Some(NormalizeArg::Auto),
             frames: self.frames,
             variable_length: self.variable_length,
             model: self.model,
@@ -434,8 +511,16 @@ impl TrainOpts {
             lr: self.lr,
             lr_schedule: self.lr_schedule,
             seed: self.seed,
-            specaugment: self.specaugment,
+            specaugment: self.specaugment || self.freq_mask.is_some() || self.time_mask.is_some(),
+            freq_mask: self.freq_mask,
+            time_mask: self.time_mask,
             mixup: self.mixup,
+            mixup_on: self.mixup_on,
+            loss: self.loss,
+            average_from: self.average_from,
+            warmup_steps: self.warmup_steps,
+            adam_beta1: self.adam_beta1,
+            weight_decay: self.weight_decay,
             guide_weight: self.guide_weight,
             balance: self.balance.into(),
             strict: self.strict,
@@ -444,6 +529,16 @@ impl TrainOpts {
             log_every: self.log_every,
             ..TrainConfig::default()
         };
+        let mut config = config;
+        if let Some(recipe) = self.recipe {
+            let explicit =
+                |flag: &str| self.explicit.iter().any(|id| id == &flag.replace('-', "_"));
+            let applied = recipe.apply(&mut config, &explicit);
+            eprintln!("note: {}", recipe.summary(&applied));
+            for conflict in recipe.conflicts() {
+                eprintln!("note: recipe {recipe}: {conflict}");
+            }
+        }
         config.validate()?;
         if !data.exists() {
             bail!("dataset {} does not exist", data.display());

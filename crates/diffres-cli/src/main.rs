@@ -22,7 +22,7 @@ use diffres_train::visualize::Span;
 use diffres_train::{train, TrainOptions};
 
 use args::{Cli, Command, FrontEndOpts};
-use train_cmd::{cross_validate, print_results, resumed_config};
+use train_cmd::{cross_validate, explicit_ids, print_results, resumed_config};
 
 fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     if let Some(n) = cli.threads {
@@ -31,7 +31,18 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             .build_global()
             .context("--threads: cannot set up the thread pool")?;
     }
-    match cli.command {
+    let mut command = cli.command;
+    // --recipe leaves the options given on the command line alone.
+    match &mut command {
+        Command::Train(a) => {
+            a.opts.explicit = explicit_ids("train", subcommand_matches(matches, "train"))
+        }
+        Command::Experiment(a) => {
+            a.opts.explicit = explicit_ids("experiment", subcommand_matches(matches, "experiment"))
+        }
+        _ => {}
+    }
+    match command {
         Command::Demo(a) => {
             let opts = DemoOptions {
                 out: a.out,
@@ -52,11 +63,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         }
         Command::Train(a) if a.cv => cross_validate(&a)?,
         Command::Train(a) => {
-            let train_matches = matches
-                .subcommand_matches("train")
-                .expect("the train subcommand was parsed");
             let config = if a.resume && a.opts.data.is_none() {
-                resumed_config(&a, train_matches)?
+                resumed_config(&a, subcommand_matches(matches, "train"))?
             } else {
                 a.opts.config(&a.frontend)?
             };
@@ -296,6 +304,13 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The matches of a subcommand that was parsed.
+fn subcommand_matches<'a>(matches: &'a ArgMatches, name: &str) -> &'a ArgMatches {
+    matches
+        .subcommand_matches(name)
+        .expect("the subcommand was parsed")
 }
 
 fn main() -> ExitCode {

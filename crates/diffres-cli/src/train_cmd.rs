@@ -12,22 +12,27 @@ use crate::args::{Cli, TrainArgs};
 /// not what to train (`--epochs` may extend the run).
 const RESUME_ADJUSTABLE: [&str; 6] = ["out", "resume", "cache_dir", "quiet", "epochs", "threads"];
 
+/// The ids of the options of subcommand `command` given on the command line (`matches` are
+/// the subcommand's).
+pub(crate) fn explicit_ids(command: &str, matches: &ArgMatches) -> Vec<String> {
+    let cli = Cli::command();
+    let Some(sub) = cli.find_subcommand(command) else {
+        return Vec::new();
+    };
+    // Arguments only: `ids()` also lists the argument groups of flattened structs.
+    sub.get_arguments()
+        .map(|arg| arg.get_id().as_str())
+        .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(str::to_string)
+        .collect()
+}
+
 /// `train --resume` without `--data`: the stored configuration, with `--epochs` if given.
 pub(crate) fn resumed_config(a: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
     let info = RunDir::new(&a.out).read_info()?;
-    let cli = Cli::command();
-    let train = cli
-        .find_subcommand("train")
-        .expect("the CLI has a train subcommand");
-    // Arguments only: `ids()` also lists the argument groups of flattened structs.
-    let given: Vec<String> = train
-        .get_arguments()
-        .map(|arg| arg.get_id().as_str())
-        .filter(|id| {
-            matches.value_source(id) == Some(ValueSource::CommandLine)
-                && !RESUME_ADJUSTABLE.contains(id)
-        })
-        .map(str::to_string)
+    let given: Vec<String> = explicit_ids("train", matches)
+        .into_iter()
+        .filter(|id| !RESUME_ADJUSTABLE.contains(&id.as_str()))
         .collect();
     if !given.is_empty() {
         bail!(

@@ -73,6 +73,20 @@ pub struct RunResults {
     /// Unreadable files skipped.
     #[serde(default)]
     pub skipped_files: usize,
+    /// The model the test metrics are of: `best` (the best validation epoch's) or `averaged`
+    /// (the mean of the weights of the epochs in [`RunResults::averaged_epochs`]); `None` in
+    /// runs written before weight averaging existed (`best`).
+    #[serde(default)]
+    pub evaluated_model: Option<String>,
+    /// Weight averaging: the first and the last epoch averaged.
+    #[serde(default)]
+    pub averaged_epochs: Option<[usize; 2]>,
+    /// Weight averaging: the averaged model's validation metric.
+    #[serde(default)]
+    pub averaged_val_metric: Option<f64>,
+    /// Weight averaging: the best validation epoch's model's test metric, for comparison.
+    #[serde(default)]
+    pub best_epoch_test_metric: Option<f64>,
 }
 
 /// Loads every `results.json` found in `dir` or any folder below it (symbolic links to

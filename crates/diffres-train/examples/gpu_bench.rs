@@ -24,7 +24,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use diffres::{FrontEndConfig, FrontEndKind};
 use diffres_models::ClassifierKind;
-use diffres_train::loss::task_loss;
+use diffres_train::loss::{LossKind, OutputKind};
 use diffres_train::model::{device, fork_drawn, AudioModel, ComputeDevice};
 use diffres_train::TrainConfig;
 
@@ -135,7 +135,8 @@ fn main() {
             let s = time(&train_device, reps, || {
                 let (logits, out) = model.forward(x.clone(), None).expect("forward");
                 let head = model.classifier.head();
-                let loss = task_loss(head, false, logits, y.clone()) + out.guide_loss;
+                let output = OutputKind::new(LossKind::Auto, head, false).expect("single-label");
+                let loss = output.loss(logits, y.clone()) + out.guide_loss;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(1e-3, model.clone(), grads);
             });

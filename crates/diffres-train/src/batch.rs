@@ -163,22 +163,72 @@ pub fn assemble(data: &PreparedData, clips: &[usize]) -> crate::Result<HostBatch
     })
 }
 
-/// SpecAugment as in PSLA: one frequency mask of up to 37.5% of the bins and one time mask of
-/// up to 50% of the valid frames per clip, filled with `silence` (the log floor), so that masked
-/// frames look empty to DiffRes's guide loss.
+/// What mixup mixes.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum MixupDomain {
+    /// The log-mel (or Kaldi) features of the two clips.
+    #[default]
+    LogMel,
+    /// The two waveforms, each without its mean, before the features are computed (PSLA's
+    /// dataloader); the partner is cut or zero-padded to the clip's length.
+    Waveform,
+}
+
+impl std::fmt::Display for MixupDomain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MixupDomain::LogMel => "logmel",
+            MixupDomain::Waveform => "waveform",
+        })
+    }
+}
+
+impl std::str::FromStr for MixupDomain {
+    type Err = crate::TrainError;
+
+    /// `logmel` (also `features`) or `waveform`.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "logmel" | "log-mel" | "features" => Ok(MixupDomain::LogMel),
+            "waveform" | "wave" => Ok(MixupDomain::Waveform),
+            other => Err(crate::TrainError::Config(format!(
+                "--mixup-on '{other}': expected logmel or waveform"
+            ))),
+        }
+    }
+}
+
+/// SpecAugment's widest masks; `None` takes this crate's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaskWidths {
+    /// Widest frequency mask in bins (default 37.5% of the bins).
+    pub freq: Option<usize>,
+    /// Widest time mask in frames (default half the clip's valid frames).
+    pub time: Option<usize>,
+}
+
+/// SpecAugment as in PSLA: one frequency mask and one time mask per clip, filled with
+/// `silence` (the log floor), so that masked frames look empty to DiffRes's guide loss. A mask
+/// is `0..=widest` wide (capped by the bins and by the clip's valid frames) at a uniform
+/// position; the default widths are 37.5% of the bins and 50% of the valid frames.
 pub fn spec_augment(
     batch: &mut HostBatch,
     frames: usize,
     mels: usize,
     silence: f32,
+    widths: MaskWidths,
     rng: &mut StdRng,
 ) {
     for b in 0..batch.size {
         let clip = &mut batch.x[b * frames * mels..(b + 1) * frames * mels];
-        let width = rng.random_range(0..=(mels * 3 / 8));
+        let widest_freq = widths.freq.unwrap_or(mels * 3 / 8).min(mels);
+        let width = rng.random_range(0..=widest_freq);
         let start = rng.random_range(0..=(mels - width));
         let valid = batch.lengths[b].min(frames);
-        let span = rng.random_range(0..=(valid / 2));
+        let span = rng.random_range(0..=widths.time.unwrap_or(valid / 2).min(valid));
         let begin = rng.random_range(0..=(valid - span));
         for t in 0..frames {
             let row = &mut clip[t * mels..(t + 1) * mels];
@@ -191,32 +241,80 @@ pub fn spec_augment(
     }
 }
 
-/// Mixup (PSLA's recipe): each clip, with probability 0.5, is mixed with another clip of the
-/// batch with `lambda ~ Beta(10, 10)`, on the log-mel and the targets alike.
-pub fn mixup(batch: &mut HostBatch, frames: usize, mels: usize, classes: usize, rng: &mut StdRng) {
-    if batch.size < 2 {
-        return;
+/// One clip's mixup partner in its batch and weight: the clip is `lambda * itself +
+/// (1 - lambda) * partner`, targets alike.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MixPair {
+    /// The clip's index in the batch.
+    pub clip: usize,
+    /// The partner's index in the batch (never the clip itself).
+    pub partner: usize,
+    /// The clip's weight, `~ Beta(10, 10)`.
+    pub lambda: f32,
+}
+
+/// Mixup's draws for a batch (PSLA's recipe): each clip, with probability `rate`, gets another
+/// clip of the batch as partner and `lambda ~ Beta(10, 10)`. The draws do not depend on what is
+/// mixed, so log-mel and waveform mixup of a step pair the same clips.
+pub fn mix_pairs(size: usize, rate: f64, rng: &mut StdRng) -> Vec<MixPair> {
+    if size < 2 || rate <= 0.0 {
+        return Vec::new();
     }
     let beta = Beta::new(10.0f32, 10.0).expect("valid parameters");
-    let original = batch.clone();
-    let per_clip = frames * mels;
-    for b in 0..batch.size {
-        if !rng.random_bool(0.5) {
+    let mut pairs = Vec::new();
+    for clip in 0..size {
+        if !rng.random_bool(rate.min(1.0)) {
             continue;
         }
-        let mut other = rng.random_range(0..batch.size - 1);
-        if other >= b {
-            other += 1;
+        let mut partner = rng.random_range(0..size - 1);
+        if partner >= clip {
+            partner += 1;
         }
         let lambda = beta.sample(rng);
+        pairs.push(MixPair {
+            clip,
+            partner,
+            lambda,
+        });
+    }
+    pairs
+}
+
+/// Mixes the targets of `pairs` (from the batch's original targets).
+pub fn mix_targets(batch: &mut HostBatch, classes: usize, pairs: &[MixPair]) {
+    let original = batch.targets.clone();
+    for p in pairs {
+        for c in 0..classes {
+            batch.targets[p.clip * classes + c] = p.lambda * original[p.clip * classes + c]
+                + (1.0 - p.lambda) * original[p.partner * classes + c];
+        }
+    }
+}
+
+/// Mixup on the log-mel features: each clip of [`mix_pairs`] at `rate` becomes
+/// `lambda * itself + (1 - lambda) * partner`, features and targets alike.
+pub fn mixup(
+    batch: &mut HostBatch,
+    frames: usize,
+    mels: usize,
+    classes: usize,
+    rate: f64,
+    rng: &mut StdRng,
+) {
+    let pairs = mix_pairs(batch.size, rate, rng);
+    let original = batch.clone();
+    let per_clip = frames * mels;
+    mix_targets(batch, classes, &pairs);
+    for &MixPair {
+        clip: b,
+        partner: other,
+        lambda,
+    } in &pairs
+    {
         let (mine, theirs) = (b * per_clip, other * per_clip);
         for k in 0..per_clip {
             batch.x[mine + k] =
                 lambda * original.x[mine + k] + (1.0 - lambda) * original.x[theirs + k];
-        }
-        for c in 0..classes {
-            batch.targets[b * classes + c] = lambda * original.targets[b * classes + c]
-                + (1.0 - lambda) * original.targets[other * classes + c];
         }
         batch.lengths[b] = original.lengths[b].max(original.lengths[other]);
     }
@@ -302,16 +400,75 @@ mod tests {
         };
         let mut again = batch.clone();
         let rng = || RngStream::SpecAugment.rng(1, 2, 3);
-        spec_augment(&mut batch, 10, 8, -5.0, &mut rng());
-        spec_augment(&mut again, 10, 8, -5.0, &mut rng());
+        let widths = MaskWidths::default();
+        spec_augment(&mut batch, 10, 8, -5.0, widths, &mut rng());
+        spec_augment(&mut again, 10, 8, -5.0, widths, &mut rng());
         assert_eq!(batch.x, again.x);
         let masked = batch.x.iter().filter(|&&v| v == -5.0).count();
         // At most 3 of 8 bins in 5 unmasked frames plus 5 fully masked frames, per clip.
         assert!(masked <= 2 * (5 * 8 + 5 * 3));
-        mixup(&mut batch, 10, 8, 2, &mut RngStream::Mixup.rng(1, 2, 3));
+        mixup(
+            &mut batch,
+            10,
+            8,
+            2,
+            0.5,
+            &mut RngStream::Mixup.rng(1, 2, 3),
+        );
         for b in 0..2 {
             let s: f32 = batch.targets[b * 2..b * 2 + 2].iter().sum();
             assert!((s - 1.0).abs() < 1e-6, "mixed targets still sum to 1");
+        }
+    }
+
+    #[test]
+    fn mask_widths_and_the_mixup_rate_are_obeyed() {
+        let fresh = || HostBatch {
+            x: vec![1.0; 3 * 20 * 16],
+            lengths: vec![20, 20, 10],
+            targets: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+            size: 3,
+        };
+        for seed in 0..20 {
+            let mut batch = fresh();
+            let widths = MaskWidths {
+                freq: Some(2),
+                time: Some(3),
+            };
+            let mut rng = RngStream::SpecAugment.rng(seed, 1, 0);
+            spec_augment(&mut batch, 20, 16, 0.0, widths, &mut rng);
+            for b in 0..3 {
+                let clip = &batch.x[b * 320..(b + 1) * 320];
+                let full_rows = clip
+                    .chunks(16)
+                    .filter(|r| r.iter().all(|&v| v == 0.0))
+                    .count();
+                assert!(full_rows <= 3, "time mask wider than 3 frames");
+                // Outside the time mask at most 2 bins of a row are masked.
+                for row in clip.chunks(16).filter(|r| r.iter().any(|&v| v == 1.0)) {
+                    assert!(row.iter().filter(|&&v| v == 0.0).count() <= 2);
+                }
+            }
+        }
+        let mut none = fresh();
+        mixup(
+            &mut none,
+            20,
+            16,
+            2,
+            0.0,
+            &mut RngStream::Mixup.rng(1, 1, 0),
+        );
+        assert_eq!(none.targets, fresh().targets);
+        let pairs = mix_pairs(3, 1.0, &mut RngStream::Mixup.rng(1, 1, 0));
+        assert_eq!(pairs.len(), 3, "rate 1 mixes every clip");
+        assert!(pairs.iter().all(|p| p.partner != p.clip && p.partner < 3));
+        let mut all = fresh();
+        mixup(&mut all, 20, 16, 2, 1.0, &mut RngStream::Mixup.rng(1, 1, 0));
+        for p in &pairs {
+            let want = p.lambda * fresh().targets[p.clip * 2]
+                + (1.0 - p.lambda) * fresh().targets[p.partner * 2];
+            assert!((all.targets[p.clip * 2] - want).abs() < 1e-6);
         }
     }
 

@@ -8,6 +8,7 @@ use diffres_models::{ClassifierHead, ClassifierKind};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Result, TrainError};
+pub use crate::schedule::LrSchedule;
 
 /// Version of the run-folder layout written by this tool.
 ///
@@ -21,64 +22,6 @@ pub const RUN_FORMAT_VERSION: u32 = 2;
 
 /// Oldest run-folder layout this tool still reads.
 pub const OLDEST_RUN_FORMAT_VERSION: u32 = 1;
-
-/// Step learning-rate schedule: from epoch `start` (1-based) on, multiply the rate by `gamma`
-/// every `every` epochs (the paper's Table 4 notation).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LrSchedule {
-    /// First epoch at which the rate decays.
-    pub start: usize,
-    /// Decay factor.
-    pub gamma: f64,
-    /// Decay period in epochs.
-    pub every: usize,
-}
-
-impl LrSchedule {
-    /// Parses `START,GAMMA,EVERY`, e.g. `25,0.9,1`.
-    ///
-    /// # Errors
-    /// A malformed triple or values out of range.
-    pub fn parse(s: &str) -> Result<Self> {
-        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-        let bad = || {
-            TrainError::Config(format!(
-                "--lr-schedule '{s}': expected START,GAMMA,EVERY such as 25,0.9,1"
-            ))
-        };
-        if parts.len() != 3 {
-            return Err(bad());
-        }
-        let schedule = LrSchedule {
-            start: parts[0].parse().map_err(|_| bad())?,
-            gamma: parts[1].parse().map_err(|_| bad())?,
-            every: parts[2].parse().map_err(|_| bad())?,
-        };
-        if schedule.every == 0 || !(schedule.gamma > 0.0 && schedule.gamma <= 1.0) {
-            return Err(bad());
-        }
-        Ok(schedule)
-    }
-
-    /// Learning-rate factor for a 1-based epoch.
-    pub fn factor(&self, epoch: usize) -> f64 {
-        if epoch < self.start {
-            1.0
-        } else {
-            self.gamma
-                .powi(((epoch - self.start) / self.every + 1) as i32)
-        }
-    }
-}
-
-impl std::str::FromStr for LrSchedule {
-    type Err = TrainError;
-
-    /// See [`LrSchedule::parse`].
-    fn from_str(s: &str) -> Result<Self> {
-        LrSchedule::parse(s)
-    }
-}
 
 /// The class re-balancing sampler as a user chooses it: on, off, or automatic (on for
 /// multi-label data). [`TrainConfig::balance`] stores it as `Option<bool>` (`None` = auto).
@@ -152,6 +95,31 @@ fn default_empty_eps() -> f64 {
 
 fn default_log_every() -> usize {
     crate::steps::DEFAULT_LOG_EVERY
+}
+
+fn default_adam_beta1() -> f64 {
+    DEFAULT_ADAM_BETA1
+}
+
+/// Adam's default beta1 (PyTorch's and Burn's).
+pub const DEFAULT_ADAM_BETA1: f64 = 0.9;
+
+/// Mixup rate `--mixup` alone means (PSLA's default recipe value).
+pub const DEFAULT_MIXUP_RATE: f64 = 0.5;
+
+/// `mixup` as runs of every format wrote it: a rate, or a switch (`true` = 0.5).
+fn bool_or_rate<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Mixup {
+        Switch(bool),
+        Rate(f64),
+    }
+    Ok(match Mixup::deserialize(d)? {
+        Mixup::Switch(true) => DEFAULT_MIXUP_RATE,
+        Mixup::Switch(false) => 0.0,
+        Mixup::Rate(r) => r,
+    })
 }
 
 fn default_guide_lambda() -> f64 {
@@ -260,10 +228,49 @@ pub struct TrainConfig {
     pub lr_schedule: Option<LrSchedule>,
     /// Seed of everything random.
     pub seed: u64,
-    /// SpecAugment (frequency mask up to 37.5%, time mask up to 50%).
+    /// SpecAugment: one frequency and one time mask per clip (widths: [`Self::freq_mask`],
+    /// [`Self::time_mask`]).
     pub specaugment: bool,
-    /// Mixup with probability 0.5.
-    pub mixup: bool,
+    /// SpecAugment's widest frequency mask in bins (`None`: 37.5% of the bins); PSLA's
+    /// `--freqm`.
+    #[serde(default)]
+    pub freq_mask: Option<usize>,
+    /// SpecAugment's widest time mask in frames (`None`: half the clip's valid frames);
+    /// PSLA's `--timem`.
+    #[serde(default)]
+    pub time_mask: Option<usize>,
+    /// Mixup rate: the probability that a clip is mixed with another (0 = off; PSLA's
+    /// `--mixup`). Runs written before the rate existed stored `true` (0.5) or `false`.
+    #[serde(deserialize_with = "bool_or_rate")]
+    pub mixup: f64,
+    /// What mixup mixes: the log-mel features or the waveforms (PSLA's way).
+    #[serde(default)]
+    pub mixup_on: crate::batch::MixupDomain,
+    /// Classification loss: `auto`, `bce` (also for single-label tasks, the paper's eq. 8) or
+    /// `ce`.
+    #[serde(default)]
+    pub loss: crate::loss::LossKind,
+    /// Compute the normalisation from the training clips' features when [`Self::normalize`] is
+    /// not given; the values used are then stored in `normalize`.
+    #[serde(default)]
+    pub normalize_from_training: bool,
+    /// Weight averaging: the evaluated model is the mean of the weights of every epoch from
+    /// this one (1-based) to the last (PSLA's `--wa_start`).
+    #[serde(default)]
+    pub average_from: Option<usize>,
+    /// Warm-up: the learning rate grows from 0 over this many steps (0 = none; PSLA: 1000).
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Adam's beta1 (PyTorch's and Burn's default 0.9; PSLA 0.95).
+    #[serde(default = "default_adam_beta1")]
+    pub adam_beta1: f64,
+    /// Adam's L2 weight decay, added to the gradient as PyTorch's `Adam(weight_decay=...)`
+    /// (PSLA 5e-7).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// The recipe the options came from, if any (its values are the fields themselves).
+    #[serde(default)]
+    pub recipe: Option<crate::recipe::Recipe>,
     /// Weight of DiffRes's guide loss (the paper adds it with weight 1).
     pub guide_weight: f64,
     /// Class re-balancing sampler; `None` = on for multi-label data only.
@@ -324,7 +331,17 @@ impl Default for TrainConfig {
             lr_schedule: None,
             seed: DEFAULT_SEED,
             specaugment: false,
-            mixup: false,
+            freq_mask: None,
+            time_mask: None,
+            mixup: 0.0,
+            mixup_on: crate::batch::MixupDomain::LogMel,
+            loss: crate::loss::LossKind::Auto,
+            normalize_from_training: false,
+            average_from: None,
+            warmup_steps: 0,
+            adam_beta1: DEFAULT_ADAM_BETA1,
+            weight_decay: 0.0,
+            recipe: None,
             guide_weight: 1.0,
             balance: None,
             strict: false,
@@ -415,6 +432,27 @@ impl TrainConfig {
                 "--head psla is PSLA's EfficientNet head: use --model efficientnet-b0 or efficientnet-b2".into(),
             );
         }
+        if !(0.0..=1.0).contains(&self.mixup) {
+            return bad(format!("--mixup {}: expected a rate in [0, 1]", self.mixup));
+        }
+        if let Some(from) = self.average_from {
+            if from == 0 || from > self.epochs {
+                return bad(format!(
+                    "--average-from {from}: expected an epoch from 1 to --epochs ({})",
+                    self.epochs
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&self.adam_beta1) {
+            return bad(format!("--adam-beta1 {}: expected [0, 1)", self.adam_beta1));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad(format!("--weight-decay {} must be >= 0", self.weight_decay));
+        }
+        if self.loss == crate::loss::LossKind::Ce && self.head.outputs_probabilities() {
+            // The data's multi-label-ness is checked when the data is loaded.
+            crate::loss::OutputKind::new(self.loss, self.head, false)?;
+        }
         if let Some(n) = &self.normalize {
             n.validate()
                 .map_err(|e| TrainError::Config(format!("--normalize: {e}")))?;
@@ -474,24 +512,21 @@ impl TrainConfig {
             .with_hop_ms(self.hop_ms)
     }
 
-    /// Learning rate at a 1-based epoch.
+    /// Learning rate of a 1-based epoch (its scheduled rate, before warm-up).
     pub fn lr_at(&self, epoch: usize) -> f64 {
         self.lr * self.lr_schedule.map_or(1.0, |s| s.factor(epoch))
+    }
+
+    /// Learning rate of a training step: the epoch's rate times the warm-up's factor at the
+    /// 0-based global `step` (see [`crate::schedule`]).
+    pub fn lr_at_step(&self, epoch: usize, step: usize) -> f64 {
+        self.lr_at(epoch) * crate::schedule::warmup_factor(step, self.warmup_steps)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schedule_matches_the_papers_notation() {
-        let s = LrSchedule::parse("3,0.5,2").unwrap();
-        let f: Vec<f64> = (1..=7).map(|e| s.factor(e)).collect();
-        assert_eq!(f, vec![1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.125]);
-        assert!(LrSchedule::parse("3,0.5").is_err());
-        assert!(LrSchedule::parse("3,1.5,1").is_err());
-    }
 
     #[test]
     fn reduction_is_checked() {
@@ -523,15 +558,40 @@ mod tests {
             "no_resolution_encoding",
             "warp",
             "log_every",
+            "freq_mask",
+            "time_mask",
+            "mixup_on",
+            "loss",
+            "normalize_from_training",
+            "average_from",
+            "warmup_steps",
+            "adam_beta1",
+            "weight_decay",
+            "recipe",
         ] {
             map.remove(key);
         }
         map.insert("init".into(), serde_json::Value::Null);
+        map.insert("mixup".into(), false.into());
         let old: TrainConfig = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(old, TrainConfig::default());
         json["init"] = "weights.safetensors".into();
-        let one: TrainConfig = serde_json::from_value(json).unwrap();
+        json["mixup"] = true.into();
+        let one: TrainConfig = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(one.init, vec![PathBuf::from("weights.safetensors")]);
+        assert_eq!(one.mixup, DEFAULT_MIXUP_RATE);
+        json["mixup"] = 0.6.into();
+        let rate: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(rate.mixup, 0.6);
+        let c = TrainConfig {
+            average_from: Some(11),
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--average-from 11"));
         let c = TrainConfig {
             head: ClassifierHead::Psla,
             ..Default::default()

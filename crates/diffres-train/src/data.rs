@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use diffres_audio::FeatureExtractor;
+use diffres_audio::{FeatureExtractor, Normalization};
 use diffres_data::{load_dataset, Dataset, LoadOptions, Split};
 
 use crate::config::TrainConfig;
@@ -48,11 +48,9 @@ const EXTRACTION_CHUNK: usize = 256;
 enum FeatureStore {
     /// Every clip's fitted features (`None`: unreadable).
     Memory(Vec<Option<ClipFeatures>>),
-    /// In the feature cache, read clip by clip; each clip's frame count (`None`: unreadable).
-    Streamed {
-        extractor: Box<FeatureExtractor>,
-        lengths: Vec<Option<usize>>,
-    },
+    /// In the feature cache, read clip by clip (by [`PreparedData`]'s extractor); each clip's
+    /// frame count (`None`: unreadable).
+    Streamed { lengths: Vec<Option<usize>> },
 }
 
 /// A dataset with its features, in memory or streamed from the feature cache.
@@ -66,7 +64,13 @@ pub struct PreparedData {
     pub mels: usize,
     /// Files skipped, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// The normalisation the features carry: the run's `--normalize`, or the one computed
+    /// from the training clips' features with `normalize_from_training`.
+    pub normalization: Option<Normalization>,
     store: FeatureStore,
+    /// The extraction of these features (`None` for [`PreparedData::in_memory`]): streamed
+    /// batches and waveform mixup compute features with it.
+    extractor: Option<Box<FeatureExtractor>>,
     silence: f32,
 }
 
@@ -83,7 +87,9 @@ impl PreparedData {
             frames,
             mels,
             skipped: Vec::new(),
+            normalization: None,
             store: FeatureStore::Memory(features),
+            extractor: None,
             silence: 0.0,
         }
     }
@@ -94,6 +100,11 @@ impl PreparedData {
             FeatureStore::Memory(f) => f[i].is_some(),
             FeatureStore::Streamed { lengths, .. } => lengths[i].is_some(),
         }
+    }
+
+    /// The value of padding frames (silence of the features, normalised as they are).
+    pub fn pad_value(&self) -> f32 {
+        self.silence
     }
 
     /// Whether features are read from disk batch by batch.
@@ -125,13 +136,98 @@ impl PreparedData {
                 out.extend_from_slice(&f.data);
                 Ok(f.valid)
             }
-            FeatureStore::Streamed { extractor, .. } => {
+            FeatureStore::Streamed { .. } => {
+                let extractor = self.extractor()?;
                 let spec = extractor.extract(&self.dataset.clips[i].path)?.spec;
                 let (spec, valid) = spec.fit_frames(self.frames, self.silence);
                 out.extend_from_slice(&spec.data);
                 Ok(valid)
             }
         }
+    }
+
+    fn extractor(&self) -> Result<&FeatureExtractor> {
+        self.extractor.as_deref().ok_or_else(|| {
+            TrainError::Config("these features were given, not extracted from files".into())
+        })
+    }
+
+    /// Waveform mixup (PSLA's): for each pair, clip `pair.clip` of `clips` (the batch's clip
+    /// indices) becomes the features of `lambda * its waveform + (1 - lambda) * the partner's`,
+    /// both without their mean, the partner cut or zero-padded to the clip's length, fitted to
+    /// the run's frames; its valid length is the clip's. Targets are left to the caller.
+    ///
+    /// # Errors
+    /// A clip that can no longer be decoded, or data without an extractor.
+    pub fn mix_waveforms(
+        &self,
+        clips: &[usize],
+        pairs: &[crate::batch::MixPair],
+        batch: &mut crate::batch::HostBatch,
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        let extractor = self.extractor()?;
+        let per_clip = self.frames * self.mels;
+        let load = |i: usize| -> Result<Vec<f32>> {
+            let mut samples = extractor.load_samples(&self.dataset.clips[clips[i]].path)?;
+            let mean = samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64;
+            samples.iter_mut().for_each(|v| *v -= mean as f32);
+            Ok(samples)
+        };
+        let mixed: Vec<Result<(usize, Vec<f32>, usize)>> = pairs
+            .par_iter()
+            .map(|p| {
+                let (mine, theirs) = (load(p.clip)?, load(p.partner)?);
+                let mix: Vec<f32> = mine
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| {
+                        p.lambda * v + (1.0 - p.lambda) * theirs.get(k).copied().unwrap_or(0.0)
+                    })
+                    .collect();
+                let spec = extractor.extract_samples(&mix)?.spec;
+                let (spec, valid) = spec.fit_frames(self.frames, self.silence);
+                Ok((p.clip, spec.data, valid))
+            })
+            .collect();
+        for result in mixed {
+            let (b, data, valid) = result?;
+            batch.x[b * per_clip..(b + 1) * per_clip].copy_from_slice(&data);
+            batch.lengths[b] = valid.max(1);
+        }
+        Ok(())
+    }
+}
+
+/// Mean and standard deviation of every value of the training clips' features (PSLA's
+/// `--dataset_mean`/`--dataset_std`, measured on our own features), accumulated in `f64`.
+#[derive(Clone, Copy, Debug, Default)]
+struct FeatureMoments {
+    count: u64,
+    sum: f64,
+    sum_sq: f64,
+}
+
+impl FeatureMoments {
+    fn add(&mut self, values: &[f32]) {
+        self.count += values.len() as u64;
+        for &v in values {
+            self.sum += v as f64;
+            self.sum_sq += v as f64 * v as f64;
+        }
+    }
+
+    /// The normalisation `(x - mean) / (2 std)` of these values; `None` without values or
+    /// with constant ones.
+    fn normalization(&self) -> Option<Normalization> {
+        let n = self.count as f64;
+        let mean = self.sum / n.max(1.0);
+        let var = (self.sum_sq / n.max(1.0) - mean * mean).max(0.0);
+        let n = Normalization {
+            mean: mean as f32,
+            std: var.sqrt() as f32,
+        };
+        (self.count > 0 && n.validate().is_ok()).then_some(n)
     }
 }
 
@@ -192,7 +288,10 @@ pub fn prepare_dataset(
     frames: Option<usize>,
     reporter: &dyn Reporter,
 ) -> Result<PreparedData> {
-    let extractor = FeatureExtractor::new(cfg.feature_config(), cache.map(Path::to_path_buf))?;
+    // With normalize_from_training the features are extracted raw, measured, then normalised.
+    let measure = cfg.normalize_from_training && cfg.normalize.is_none();
+    let mut extractor = FeatureExtractor::new(cfg.feature_config(), cache.map(Path::to_path_buf))?;
+    let mut moments = FeatureMoments::default();
     if let Some(warning) = extractor.cache_warning() {
         reporter.warn(&warning.to_string());
     }
@@ -229,6 +328,9 @@ pub fn prepare_dataset(
             };
             warnings.extend(f.warnings.iter().map(ToString::to_string));
             lengths.push(Some(f.spec.frames));
+            if measure && dataset.clips[lengths.len() - 1].split == Split::Train {
+                moments.add(&f.spec.data);
+            }
             let over_budget = match &mut raw {
                 Some(held) => {
                     held_bytes += f.spec.data.len() * std::mem::size_of::<f32>();
@@ -275,12 +377,42 @@ pub fn prepare_dataset(
     if let Some(warning) = crop_warning(&lengths, frames, given, cfg.hop_ms) {
         reporter.warn(&warning);
     }
-    let silence = cfg.pad_value();
+    let mut normalization = cfg.normalize;
+    if measure {
+        let computed = moments.normalization().ok_or_else(|| {
+            TrainError::Config(format!(
+                "--normalize auto: the training clips of {} have constant features",
+                cfg.data.display()
+            ))
+        })?;
+        reporter.note(&format!(
+            "normalising the features as (x - {}) / (2 x {}): the mean and standard deviation of the training clips' features",
+            computed.mean, computed.std
+        ));
+        normalization = Some(computed);
+        let normalized = TrainConfig {
+            normalize: normalization,
+            ..cfg.clone()
+        };
+        // Same cache entries (the normalisation is applied after reading them).
+        extractor =
+            FeatureExtractor::new(normalized.feature_config(), cache.map(Path::to_path_buf))?;
+    }
+    let silence = TrainConfig {
+        normalize: normalization,
+        ..cfg.clone()
+    }
+    .pad_value();
     let store = match raw {
         Some(raw) => FeatureStore::Memory(
             raw.into_iter()
                 .map(|spec| {
-                    spec.map(|spec| {
+                    spec.map(|mut spec| {
+                        if measure {
+                            if let Some(n) = &normalization {
+                                n.apply_all(&mut spec.data);
+                            }
+                        }
                         let (spec, valid) = spec.fit_frames(frames, silence);
                         ClipFeatures {
                             data: spec.data,
@@ -296,10 +428,7 @@ pub fn prepare_dataset(
                 lengths.iter().flatten().count(),
                 cache.map_or(String::new(), |c| c.display().to_string())
             ));
-            FeatureStore::Streamed {
-                extractor: Box::new(extractor),
-                lengths,
-            }
+            FeatureStore::Streamed { lengths }
         }
     };
     let prepared = PreparedData {
@@ -307,7 +436,9 @@ pub fn prepare_dataset(
         frames,
         mels: cfg.mels,
         skipped,
+        normalization,
         store,
+        extractor: Some(Box::new(extractor)),
         silence,
     };
     if prepared.indices(Split::Train).is_empty() {

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{load_options, prepare_dataset};
 use crate::error::{Result, TrainError};
+use crate::loss::OutputKind;
 use crate::model::{AudioModel, ComputeDevice};
 use crate::reporter::Reporter;
 use crate::run::{write_json, RunDir, RunInfo};
-use crate::trainer::{evaluate_probs, load_checkpoint, predict_clips};
+use crate::trainer::{evaluate_probs, load_checkpoint, predict_clips, PassOptions};
 
 pub use crate::predict::{predict_file, predict_paths, PredictOptions, Prediction};
 
@@ -23,7 +24,7 @@ pub struct LoadedRun {
     pub dir: RunDir,
     /// Its `config.json`.
     pub info: RunInfo,
-    /// The model with its best weights.
+    /// The model with its evaluated weights ([`RunDir::evaluated_model`]).
     pub model: AudioModel,
     /// The device it runs on.
     pub device: Device,
@@ -31,7 +32,8 @@ pub struct LoadedRun {
     pub features: FeatureExtractor,
 }
 
-/// Loads a run folder's best checkpoint onto the device it was trained on (or the CPU, in a
+/// Loads a run folder's evaluated checkpoint ([`RunDir::evaluated_model`]: the weight average
+/// with `--average-from`, else the best validation epoch's) onto the device it was trained on (or the CPU, in a
 /// build without that device).
 ///
 /// # Errors
@@ -55,7 +57,7 @@ pub fn load_run_on(dir: &Path, device: Option<ComputeDevice>) -> Result<LoadedRu
     };
     let model = AudioModel::new(&info.config, info.classes.len(), &device)?;
     // Runs of format 1 have no checksums; newer ones must.
-    let model = load_checkpoint(model, &run.best(), info.format_version < 2)?;
+    let model = load_checkpoint(model, &run.evaluated_model(), info.format_version < 2)?;
     let features = FeatureExtractor::new(info.config.feature_config(), None)?;
     Ok(LoadedRun {
         dir: run,
@@ -64,6 +66,20 @@ pub fn load_run_on(dir: &Path, device: Option<ComputeDevice>) -> Result<LoadedRu
         device,
         features,
     })
+}
+
+impl LoadedRun {
+    /// What the run's model outputs (its probabilities and loss), from its head, loss and task.
+    ///
+    /// # Errors
+    /// A `config.json` whose loss cannot apply to its task.
+    pub fn output_kind(&self) -> Result<OutputKind> {
+        OutputKind::new(
+            self.info.config.loss,
+            self.model.classifier.head(),
+            self.info.multi_label,
+        )
+    }
 }
 
 /// `eval.json`: metrics of a run on a dataset split.
@@ -149,14 +165,13 @@ pub fn evaluate_run(
             cfg.data.display()
         )));
     }
-    let (probs, _) = predict_clips(
-        &run.model,
-        &prepared,
-        &clips,
-        cfg.batch_size,
-        cfg.variable_length,
-        &run.device,
-    )?;
+    let pass = PassOptions {
+        batch_size: cfg.batch_size,
+        variable_length: cfg.variable_length,
+        device: &run.device,
+        output: run.output_kind()?,
+    };
+    let (probs, _) = predict_clips(&run.model, &prepared, &clips, pass)?;
     let metrics = evaluate_probs(&prepared, &clips, &probs);
     let (metric, value) = metrics.primary();
     let report = EvalReport {

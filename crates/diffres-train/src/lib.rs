@@ -1,7 +1,8 @@
 //! # diffres-train
 //!
 //! Everything after the layer: datasets to features ([`data`]), batches and augmentation
-//! ([`batch`]), the model ([`model::AudioModel`]: a front end from `diffres` and a classifier
+//! ([`batch`]), recipes ([`recipe`]), learning-rate schedules ([`schedule`]), weight
+//! averaging ([`averaging`]), the model ([`model::AudioModel`]: a front end from `diffres` and a classifier
 //! from `diffres-models`), initialising it from checkpoints ([`init`]), the training loop
 //! ([`trainer::train`]), the run folder ([`run`]), evaluation and prediction ([`inference`]),
 //! PyTorch-named export ([`export`]), experiment grids ([`experiment`]) and the demo
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ablation;
+pub mod averaging;
 pub mod batch;
 pub mod config;
 pub mod curves;
@@ -29,13 +31,16 @@ pub mod lock;
 pub mod loss;
 pub mod model;
 pub mod predict;
+pub mod recipe;
 pub mod reporter;
 pub mod run;
+pub mod schedule;
 pub mod steps;
 pub mod trainer;
 pub mod visualize;
 
 pub use config::{LrSchedule, TrainConfig};
 pub use error::{error_chain, Result, TrainError};
+pub use recipe::Recipe;
 pub use run::{RunDir, RunInfo, RunResults};
 pub use trainer::{train, TrainOptions};

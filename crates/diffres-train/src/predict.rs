@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{io_err, Result, TrainError};
 use crate::inference::{full_features, LoadedRun};
-use crate::trainer::probabilities;
 
 /// Default `top_k`: labels reported per file.
 pub const DEFAULT_TOP_K: usize = 3;
@@ -164,6 +163,7 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
     let starts = window_starts(spec.frames, window, hop);
     let silence = run.info.config.pad_value();
     let classes = run.info.classes.len();
+    let output = run.output_kind()?;
     let mut window_probs: Vec<Vec<f32>> = Vec::with_capacity(starts.len());
     for chunk in starts.chunks(run.info.config.batch_size.max(1)) {
         let mut x = Vec::with_capacity(chunk.len() * window * mels);
@@ -178,7 +178,7 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
             Tensor::<3>::from_data(TensorData::new(x, [chunk.len(), window, mels]), &run.device);
         let lengths = run.info.config.variable_length.then_some(&lengths[..]);
         let (logits, _) = run.model.forward(x, lengths)?;
-        let p = probabilities(run.model.classifier.head(), run.info.multi_label, logits);
+        let p = output.probabilities(logits);
         window_probs.extend(p.chunks(classes).map(<[f32]>::to_vec));
     }
     let n = window_probs.len() as f32;

@@ -8,6 +8,8 @@
 //! DIR/state.json           resume point: last finished epoch and its checkpoint files
 //! DIR/checkpoints/best.bpk best validation epoch (Burn burnpack + SHA-256 trailer)
 //! DIR/checkpoints/epoch-NNN.bpk, epoch-NNN.optim.bpk   the last finished epoch
+//! DIR/checkpoints/average-NNN.bpk   --average-from: the mean of the weights up to epoch NNN
+//! DIR/checkpoints/averaged.bpk      --average-from: the final average (evaluated model)
 //! DIR/curves.png, loss.png, metric.png, guide_loss.png, activeness.png
 //! DIR/.lock                held (OS file lock) while a process trains into DIR
 //! ```
@@ -95,6 +97,13 @@ pub struct TrainState {
     pub history: Vec<EpochMetrics>,
     /// Training seconds so far (across resumes).
     pub elapsed_s: f64,
+    /// `--average-from`: the running weight average's file in `checkpoints/` (empty before the
+    /// first averaged epoch).
+    #[serde(default)]
+    pub average: String,
+    /// `--average-from`: epochs in that average.
+    #[serde(default)]
+    pub averaged_epochs: usize,
 }
 
 impl TrainState {
@@ -108,6 +117,8 @@ impl TrainState {
             best_epoch: 0,
             history: Vec::new(),
             elapsed_s: 0.0,
+            average: String::new(),
+            averaged_epochs: 0,
         }
     }
 }
@@ -161,6 +172,21 @@ impl RunDir {
     /// `checkpoints/best.bpk`.
     pub fn best(&self) -> PathBuf {
         self.checkpoints().join("best.bpk")
+    }
+    /// `checkpoints/averaged.bpk`: the weight average of a run with `--average-from`,
+    /// written when its last epoch is done.
+    pub fn averaged(&self) -> PathBuf {
+        self.checkpoints().join("averaged.bpk")
+    }
+    /// The checkpoint `eval`, `predict`, `visualize` and the test metrics use: the weight
+    /// average when the run has one, else the best validation epoch's.
+    pub fn evaluated_model(&self) -> PathBuf {
+        let averaged = self.averaged();
+        if averaged.is_file() {
+            averaged
+        } else {
+            self.best()
+        }
     }
 
     /// Takes the folder's writer lock (see [`crate::lock`]); the folder must exist.
@@ -312,6 +338,10 @@ mod tests {
             wall_time_s: 1.0,
             clips: [8, 1, 1],
             skipped_files: 0,
+            evaluated_model: Some("averaged".into()),
+            averaged_epochs: Some([3, 4]),
+            averaged_val_metric: Some(0.75),
+            best_epoch_test_metric: Some(0.5),
         };
         let json = serde_json::to_string(&results).unwrap();
         let read: RunResults = serde_json::from_str(&json).unwrap();

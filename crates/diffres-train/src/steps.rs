@@ -27,7 +27,7 @@ pub struct StepRecord {
     pub step: usize,
     /// 1-based epoch of the step.
     pub epoch: usize,
-    /// Learning rate.
+    /// Learning rate of the step (the epoch's scheduled rate times the warm-up's factor).
     pub lr: f64,
     /// Loss (task + weighted guide loss) of the step's batch.
     pub loss: f64,
@@ -45,7 +45,6 @@ pub fn epoch_records(
     stats: &[StepStats],
     epoch: usize,
     first_step: usize,
-    lr: f64,
     every: usize,
 ) -> Vec<StepRecord> {
     let every = every.max(1);
@@ -59,7 +58,7 @@ pub fn epoch_records(
             StepRecord {
                 step,
                 epoch,
-                lr,
+                lr: s.lr,
                 loss: s.loss / n,
                 task_loss: s.task / n,
                 guide_loss: s.guide / n,
@@ -184,24 +183,26 @@ mod tests {
             task: 2.0 * (v - 0.5),
             guide: 1.0,
             activeness: 0.5,
+            lr: 1e-3 * v,
         }
     }
 
     #[test]
     fn records_every_n_steps_and_truncation_keeps_earlier_epochs() {
         let epoch1: Vec<StepStats> = (0..5).map(|i| stats(i as f64)).collect();
-        let r1 = epoch_records(&epoch1, 1, 1, 1e-3, 2);
+        let r1 = epoch_records(&epoch1, 1, 1, 2);
         assert_eq!(
             r1.iter().map(|r| r.step).collect::<Vec<_>>(),
             vec![2, 4],
             "steps 2 and 4 of 1..=5"
         );
         // Per-step values, not running means: step 2 is the second batch (v = 1).
+        assert_eq!(r1[0].lr, 1e-3, "each record has its own step's rate");
         assert_eq!(
             (r1[0].loss, r1[0].task_loss, r1[0].guide_loss),
             (1.0, 0.5, 0.5)
         );
-        let r2 = epoch_records(&epoch1, 2, 6, 1e-3, 2);
+        let r2 = epoch_records(&epoch1, 2, 6, 2);
         assert_eq!(
             r2.iter().map(|r| r.step).collect::<Vec<_>>(),
             vec![6, 8, 10]

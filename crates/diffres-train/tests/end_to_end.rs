@@ -76,7 +76,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let mut cfg = tiny_config(FrontEndKind::DiffRes);
     cfg.epochs = 3;
     cfg.specaugment = true;
-    cfg.mixup = true;
+    cfg.mixup = 0.5;
     let whole = train(&cfg, &options(&root.path().join("whole"))).unwrap();
 
     let split = root.path().join("split");

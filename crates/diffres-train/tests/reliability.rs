@@ -46,6 +46,7 @@ fn the_stored_best_score_reads_back_bit_for_bit() {
         best_epoch: 4,
         history: Vec::new(),
         elapsed_s: 0.1 + 0.2,
+        ..TrainState::new()
     };
     run.write_state(&state).unwrap();
     let back = run

@@ -129,8 +129,9 @@ impl BestByMetric {
     }
 }
 
-/// Saves an epoch by both strategies and then `state.json` and `metrics.jsonl`, in the order
-/// that keeps the folder resumable at every instant (see [`crate::run`]).
+/// Saves an epoch by both strategies (and the running weight average, if any, with its
+/// count already in `state.averaged_epochs`) and then `state.json` and `metrics.jsonl`, in
+/// the order that keeps the folder resumable at every instant (see [`crate::run`]).
 ///
 /// # Errors
 /// I/O or serialisation errors naming the file.
@@ -141,6 +142,7 @@ pub fn save_epoch(
     state: &mut TrainState,
     epoch: usize,
     val_metric: f64,
+    average: Option<&AudioModel>,
 ) -> Result<()> {
     let dir = run.checkpoints();
     let (ckpt, opt) = (
@@ -158,7 +160,16 @@ pub fn save_epoch(
         };
         state.best_epoch = epoch;
     }
-    let previous = (state.checkpoint.clone(), state.optimizer.clone());
+    let previous = (
+        state.checkpoint.clone(),
+        state.optimizer.clone(),
+        state.average.clone(),
+    );
+    if let Some(average) = average {
+        let file = crate::averaging::average_file(epoch);
+        save_model(average, &dir.join(&file))?;
+        state.average = file;
+    }
     state.epoch = epoch;
     state.checkpoint = ckpt;
     state.optimizer = opt;
@@ -169,8 +180,9 @@ pub fn save_epoch(
         .collect();
     write_atomic(&run.metrics(), lines.as_bytes())?;
     run.write_state(state)?;
-    for old in [previous.0, previous.1] {
-        if !old.is_empty() && old != state.checkpoint && old != state.optimizer {
+    for old in [previous.0, previous.1, previous.2] {
+        let current = [&state.checkpoint, &state.optimizer, &state.average];
+        if !old.is_empty() && !current.contains(&&old) {
             std::fs::remove_file(dir.join(old)).ok();
         }
     }

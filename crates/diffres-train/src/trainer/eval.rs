@@ -7,26 +7,23 @@ use diffres_report::{evaluate_multi_label, evaluate_single_label, Evaluation};
 use crate::batch::assemble;
 use crate::data::PreparedData;
 use crate::error::Result;
-use crate::loss::task_loss;
+use crate::loss::OutputKind;
 use crate::model::AudioModel;
-use diffres_models::ClassifierHead;
 
-/// Class probabilities from a classifier's output `[B, C]`, row-major on the host: PSLA's
-/// head gives them itself (clamped to `[0, 1]`); from logits, independent sigmoids for
-/// multi-label tasks, a softmax otherwise.
-pub fn probabilities(head: ClassifierHead, multi_label: bool, output: Tensor<2>) -> Vec<f32> {
-    let p = match (head.outputs_probabilities(), multi_label) {
-        (true, _) => output.clamp(0.0, 1.0),
-        (false, true) => burn::tensor::activation::sigmoid(output),
-        (false, false) => burn::tensor::activation::softmax(output, 1),
-    };
-    p.into_data()
-        .convert::<f32>()
-        .try_to_vec()
-        .expect("float data")
+/// How a prediction pass runs: batch size, lengths, device, and what the model outputs.
+#[derive(Clone, Copy, Debug)]
+pub struct PassOptions<'a> {
+    /// Clips per forward pass.
+    pub batch_size: usize,
+    /// Pass each clip's true length to the front end.
+    pub variable_length: bool,
+    /// The device of the model.
+    pub device: &'a Device,
+    /// What the model outputs (its loss and probabilities).
+    pub output: OutputKind,
 }
 
-/// Probabilities (softmax or sigmoid) for the given clips, and the mean classification loss.
+/// Probabilities for the given clips, and the mean classification loss.
 ///
 /// # Errors
 /// Front-end errors.
@@ -34,13 +31,15 @@ pub fn predict_clips(
     model: &AudioModel,
     data: &PreparedData,
     clips: &[usize],
-    batch_size: usize,
-    variable_length: bool,
-    device: &Device,
+    pass: PassOptions<'_>,
 ) -> Result<(Vec<Vec<f32>>, f64)> {
+    let PassOptions {
+        batch_size,
+        variable_length,
+        device,
+        output,
+    } = pass;
     let classes = data.dataset.classes.len();
-    let multi = data.dataset.multi_label;
-    let head = model.classifier.head();
     let mut probs = Vec::with_capacity(clips.len());
     let mut loss_sum = 0.0;
     for chunk in clips.chunks(batch_size.max(1)) {
@@ -48,9 +47,8 @@ pub fn predict_clips(
         let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
         let lengths = variable_length.then_some(&lengths[..]);
         let (logits, _) = model.forward(x, lengths)?;
-        loss_sum += task_loss(head, multi, logits.clone(), y).into_scalar::<f32>() as f64
-            * chunk.len() as f64;
-        let values = probabilities(head, multi, logits);
+        loss_sum += output.loss(logits.clone(), y).into_scalar::<f32>() as f64 * chunk.len() as f64;
+        let values = output.probabilities(logits);
         probs.extend(values.chunks(classes).map(<[f32]>::to_vec));
     }
     Ok((probs, loss_sum / clips.len().max(1) as f64))
@@ -83,10 +81,8 @@ pub fn evaluate_clips(
     model: &AudioModel,
     data: &PreparedData,
     clips: &[usize],
-    batch_size: usize,
-    variable_length: bool,
-    device: &Device,
+    pass: PassOptions<'_>,
 ) -> Result<(Evaluation, f64)> {
-    let (probs, loss) = predict_clips(model, data, clips, batch_size, variable_length, device)?;
+    let (probs, loss) = predict_clips(model, data, clips, pass)?;
     Ok((evaluate_probs(data, clips, &probs), loss))
 }

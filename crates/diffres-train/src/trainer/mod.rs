@@ -30,7 +30,7 @@ use checkpoint::{load_optimizer, save_epoch, save_model, save_optimizer, seal_le
 use step::{refresh_batch_norm, train_epoch, valid_model, StepContext};
 
 pub use checkpoint::load_checkpoint;
-pub use eval::{evaluate_probs, predict_clips, probabilities};
+pub use eval::{evaluate_probs, predict_clips, PassOptions};
 pub use step::BN_REFRESH_BATCHES;
 
 /// How to run a training (as opposed to what to train, [`TrainConfig`]).
@@ -160,7 +160,15 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
     let reporter = opts.reporter.as_ref();
 
     let data = prepare(cfg, opts.cache_dir.as_deref(), reporter)?;
+    // The run's options with what the data resolved (a normalisation computed from the
+    // training features), as config.json records them for eval and predict.
+    let resolved = TrainConfig {
+        normalize: data.normalization,
+        ..cfg.clone()
+    };
+    let cfg = &resolved;
     let classes = data.dataset.classes.len();
+    let output = crate::loss::OutputKind::new(cfg.loss, cfg.head, data.dataset.multi_label)?;
     let info = RunInfo {
         format_version: RUN_FORMAT_VERSION,
         config: cfg.clone(),
@@ -183,12 +191,21 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         // A resumed run reads its own checkpoint below; --init starts a new one.
         model = crate::init::initialise(model, &cfg.init, reporter)?;
     }
-    let mut optim = AdamConfig::new().init();
+    let mut optim = adam(cfg).init();
     let frames_out = crate::model::frontend_config(cfg).output_frames(data.frames)?;
     let mut state = TrainState::new();
     if let Some(format) = opened.resumed_format {
         (model, optim, state) = resume_from(run, format, model, optim)?;
     }
+    let fresh_model = || AudioModel::new(cfg, classes, &train_device);
+    let mut average = match state.average.as_str() {
+        "" => None,
+        file => Some(load_checkpoint(
+            fresh_model()?,
+            &run.checkpoints().join(file),
+            false,
+        )?),
+    };
 
     let train_idx = data.indices(Split::Train);
     // Model selection uses the validation split only: never the test split (that would
@@ -221,6 +238,12 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         data: &data,
         device: &train_device,
     };
+    let pass = PassOptions {
+        batch_size: cfg.batch_size,
+        variable_length: cfg.variable_length,
+        device: &base,
+        output,
+    };
     for (epochs_run, epoch) in (state.epoch + 1..=cfg.epochs).enumerate() {
         if opts.stop_after.is_some_and(|n| epochs_run >= n) {
             break;
@@ -234,27 +257,31 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             .last()
             .map(|m| (m.val.primary().0, m.val_metric));
         let (stats, per_step);
-        (model, stats, per_step) =
-            train_epoch(model, &mut optim, &order, epoch, ctx, reporter, last)?;
-        let records = crate::steps::epoch_records(
-            &per_step,
+        (model, stats, per_step) = train_epoch(
+            model,
+            &mut optim,
+            &order,
             epoch,
-            global_step + 1,
-            cfg.lr_at(epoch),
-            cfg.log_every,
-        );
+            global_step,
+            ctx,
+            reporter,
+            last,
+        )?;
+        let records = crate::steps::epoch_records(&per_step, epoch, global_step + 1, cfg.log_every);
         global_step += per_step.len();
         refresh_batch_norm(&model, &data, &order, cfg, &train_device)?;
+        if cfg.average_from.is_some_and(|from| epoch >= from) {
+            state.averaged_epochs += 1;
+            average = Some(crate::averaging::add_to_average(
+                average.as_ref(),
+                &model,
+                state.averaged_epochs,
+                fresh_model,
+            )?);
+        }
         let train_time = started.elapsed().as_secs_f64();
 
-        let (val, val_loss) = eval::evaluate_clips(
-            &valid_model(&model),
-            &data,
-            &val_idx,
-            cfg.batch_size,
-            cfg.variable_length,
-            &base,
-        )?;
+        let (val, val_loss) = eval::evaluate_clips(&valid_model(&model), &data, &val_idx, pass)?;
         let (_, val_metric) = val.primary();
         let n = train_idx.len() as f64;
         let metrics = EpochMetrics {
@@ -283,7 +310,10 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         state.elapsed_s += metrics.time_s;
         state.history.push(metrics);
         crate::steps::append_steps(&run.steps(), &records)?;
-        save_epoch(run, &model, &optim, &mut state, epoch, val_metric)?;
+        let averaged = average
+            .as_ref()
+            .filter(|_| cfg.average_from.is_some_and(|f| epoch >= f));
+        save_epoch(run, &model, &optim, &mut state, epoch, val_metric, averaged)?;
         crate::curves::write_curves(&run.root, &state.history)?;
         let steps = crate::steps::read_steps(&run.steps())?;
         crate::steps::write_step_curves(&run.root, &steps, &state.history)?;
@@ -299,7 +329,13 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
             ),
         });
     }
-    let results = test_results(cfg, &data, &state, run, &base, frames_out, reporter)?;
+    if let Some(average) = &average {
+        // The average's own batch-norm statistics, from the last epoch's first batches.
+        let order = epoch_order(&data, &train_idx, cfg.seed, cfg.epochs, balance);
+        refresh_batch_norm(average, &data, &order, cfg, &train_device)?;
+        save_model(average, &run.averaged())?;
+    }
+    let results = test_results(cfg, &data, &state, run, pass, frames_out, reporter)?;
     write_json(&run.results(), &results)?;
     Ok(results)
 }
@@ -311,29 +347,39 @@ fn test_results(
     data: &PreparedData,
     state: &TrainState,
     run: &RunDir,
-    base: &Device,
+    pass: PassOptions<'_>,
     frames_out: usize,
     reporter: &dyn crate::reporter::Reporter,
 ) -> Result<RunResults> {
     let classes = data.dataset.classes.len();
-    let best = load_checkpoint(AudioModel::new(cfg, classes, base)?, &run.best(), false)?;
+    let load =
+        |path: &Path| load_checkpoint(AudioModel::new(cfg, classes, pass.device)?, path, false);
+    let best = load(&run.best())?;
     let test_idx = data.indices(Split::Test);
-    let test = if test_idx.is_empty() {
+    if test_idx.is_empty() {
         reporter.warn(&format!(
             "{} has no test split: results.json reports no test metrics",
             cfg.data.display()
         ));
-        None
-    } else {
-        let (test, _) = eval::evaluate_clips(
-            &best,
-            data,
-            &test_idx,
-            cfg.batch_size,
-            cfg.variable_length,
-            base,
-        )?;
-        Some(test)
+    }
+    let test_of = |model: &AudioModel| -> Result<Option<diffres_report::Evaluation>> {
+        if test_idx.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(eval::evaluate_clips(model, data, &test_idx, pass)?.0))
+    };
+    let best_test = test_of(&best)?;
+    let averaged = match cfg.average_from {
+        Some(from) => {
+            let model = load(&run.averaged())?;
+            let (val, _) = eval::evaluate_clips(&model, data, &data.indices(Split::Val), pass)?;
+            Some((from, val.primary().1, test_of(&model)?, model))
+        }
+        None => None,
+    };
+    let (evaluated, test) = match &averaged {
+        Some((_, _, test, model)) => (model, test.clone()),
+        None => (&best, best_test.clone()),
     };
     let metric = state
         .history
@@ -353,8 +399,8 @@ fn test_results(
         evaluated_on: if test_idx.is_empty() { "none" } else { "test" }.to_string(),
         best_val_metric: state.best_metric,
         best_epoch: state.best_epoch,
-        frontend_params: diffres::trainable_params(&best.frontend),
-        classifier_params: diffres::trainable_params(&best.classifier),
+        frontend_params: diffres::trainable_params(&evaluated.frontend),
+        classifier_params: diffres::trainable_params(&evaluated.classifier),
         frames_in: Some(data.frames),
         frames_out: Some(frames_out),
         wall_time_s: state.elapsed_s,
@@ -364,7 +410,34 @@ fn test_results(
             test_idx.len(),
         ],
         skipped_files: data.skipped.len(),
+        evaluated_model: Some(
+            if averaged.is_some() {
+                "averaged"
+            } else {
+                "best"
+            }
+            .into(),
+        ),
+        averaged_epochs: averaged.as_ref().map(|(from, ..)| [*from, cfg.epochs]),
+        averaged_val_metric: averaged.as_ref().map(|(_, val, ..)| *val),
+        best_epoch_test_metric: averaged
+            .as_ref()
+            .and(best_test.as_ref())
+            .map(|t| t.primary().1),
     })
+}
+
+/// The run's optimiser: Adam with its beta1 and L2 weight decay (PyTorch's `Adam` semantics:
+/// the decay is added to the gradient).
+fn adam(cfg: &TrainConfig) -> AdamConfig {
+    let adam = AdamConfig::new().with_beta_1(cfg.adam_beta1 as f32);
+    if cfg.weight_decay > 0.0 {
+        adam.with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
+            cfg.weight_decay as f32,
+        )))
+    } else {
+        adam
+    }
 }
 
 /// Refuses to resume a run with different essentials.
@@ -409,6 +482,12 @@ fn check_same_run(stored: &TrainConfig, cfg: &TrainConfig, root: &Path) -> Resul
             cfg.no_resolution_encoding.to_string(),
         ),
         ("--warp", stored.warp.to_string(), cfg.warp.to_string()),
+        ("--loss", stored.loss.to_string(), cfg.loss.to_string()),
+        (
+            "--average-from",
+            format!("{:?}", stored.average_from),
+            format!("{:?}", cfg.average_from),
+        ),
         (
             "--log-every",
             stored.log_every.to_string(),

@@ -10,11 +10,14 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use crate::batch::{assemble, mixup, spec_augment, HostBatch, RngStream};
+use crate::batch::{
+    assemble, mix_pairs, mix_targets, mixup, spec_augment, HostBatch, MaskWidths, MixupDomain,
+    RngStream,
+};
 use crate::config::TrainConfig;
 use crate::data::PreparedData;
 use crate::error::{Result, TrainError};
-use crate::loss::task_loss;
+use crate::loss::OutputKind;
 use crate::model::AudioModel;
 use crate::reporter::Reporter;
 
@@ -46,6 +49,8 @@ pub struct StepStats {
     pub guide: f64,
     /// Sum of `activeness * clips`.
     pub activeness: f64,
+    /// Learning rate of the step (of the last step added, for sums).
+    pub lr: f64,
 }
 
 impl StepStats {
@@ -56,6 +61,7 @@ impl StepStats {
         self.task += other.task;
         self.guide += other.guide;
         self.activeness += other.activeness;
+        self.lr = other.lr;
     }
 
     /// Mean loss per clip so far.
@@ -64,24 +70,56 @@ impl StepStats {
     }
 }
 
-/// SpecAugment and mixup as configured, each from its own seeded stream of this step.
-pub fn augment(
-    batch: &mut HostBatch,
-    cfg: &TrainConfig,
+/// The training batch of clips `chunk` at `(epoch, step)`: mixup as configured (on the
+/// features, or on the waveforms with their features recomputed), then SpecAugment, in PSLA's
+/// order; each from its own seeded stream of this step.
+///
+/// # Errors
+/// A clip that can no longer be read or decoded.
+pub fn augmented_batch(
     data: &PreparedData,
+    chunk: &[usize],
+    cfg: &TrainConfig,
     epoch: usize,
     step: usize,
-) {
+) -> Result<HostBatch> {
+    let mut batch = assemble(data, chunk)?;
     let classes = data.dataset.classes.len();
-    if cfg.specaugment {
-        let silence = cfg.pad_value();
-        let mut rng = RngStream::SpecAugment.rng(cfg.seed, epoch, step);
-        spec_augment(batch, data.frames, data.mels, silence, &mut rng);
-    }
-    if cfg.mixup {
+    if cfg.mixup > 0.0 {
         let mut rng = RngStream::Mixup.rng(cfg.seed, epoch, step);
-        mixup(batch, data.frames, data.mels, classes, &mut rng);
+        match cfg.mixup_on {
+            MixupDomain::LogMel => mixup(
+                &mut batch,
+                data.frames,
+                data.mels,
+                classes,
+                cfg.mixup,
+                &mut rng,
+            ),
+            MixupDomain::Waveform => {
+                let pairs = mix_pairs(batch.size, cfg.mixup, &mut rng);
+                data.mix_waveforms(chunk, &pairs, &mut batch)?;
+                mix_targets(&mut batch, classes, &pairs);
+            }
+        }
     }
+    if cfg.specaugment {
+        let silence = data.pad_value();
+        let mut rng = RngStream::SpecAugment.rng(cfg.seed, epoch, step);
+        let widths = MaskWidths {
+            freq: cfg.freq_mask,
+            time: cfg.time_mask,
+        };
+        spec_augment(
+            &mut batch,
+            data.frames,
+            data.mels,
+            silence,
+            widths,
+            &mut rng,
+        );
+    }
+    Ok(batch)
 }
 
 /// The training objective of one batch: the task loss plus `guide_weight` times DiffRes's
@@ -101,7 +139,8 @@ pub fn objective(
     let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
     let lengths = cfg.variable_length.then_some(&lengths[..]);
     let (logits, out) = model.forward(x, lengths)?;
-    let task = task_loss(model.classifier.head(), data.dataset.multi_label, logits, y);
+    let output = OutputKind::new(cfg.loss, model.classifier.head(), data.dataset.multi_label)?;
+    let task = output.loss(logits, y);
     let loss = task.clone() + out.guide_loss.clone() * cfg.guide_weight;
     let n = clips as f64;
     // One read of the four statistics (on a GPU each read waits for the device).
@@ -120,6 +159,7 @@ pub fn objective(
         task: values[1] as f64 * n,
         guide: values[2] as f64 * n,
         activeness: values[3] as f64 * n,
+        lr: 0.0,
     };
     Ok((loss, stats))
 }
@@ -156,7 +196,8 @@ pub fn train_step(
     at: StepAt,
     ctx: StepContext<'_>,
 ) -> Result<(AudioModel, StepStats)> {
-    let (loss, stats) = objective(&model, batch, ctx.cfg, ctx.data, ctx.device)?;
+    let (loss, mut stats) = objective(&model, batch, ctx.cfg, ctx.data, ctx.device)?;
+    stats.lr = lr;
     let value = stats.loss / stats.clips.max(1) as f64;
     if !value.is_finite() {
         return Err(TrainError::Diverged(format!(
@@ -169,22 +210,24 @@ pub fn train_step(
     Ok((optim.step(lr, model, grads), stats))
 }
 
-/// One epoch over `order` (clip indices, in batches of the configured size): the model after
-/// it, the epoch's sums and every step's own statistics (for `steps.jsonl`).
+/// One epoch over `order` (clip indices, in batches of the configured size) whose first step
+/// is the run's 0-based step `first_step`: the model after it, the epoch's sums and every
+/// step's own statistics (for `steps.jsonl`).
 ///
 /// # Errors
 /// As [`train_step`].
+#[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     model: AudioModel,
     optim: &mut ModuleOptimizer,
     order: &[usize],
     epoch: usize,
+    first_step: usize,
     ctx: StepContext<'_>,
     reporter: &dyn Reporter,
     last_metric: Option<(&str, f64)>,
 ) -> Result<(AudioModel, StepStats, Vec<StepStats>)> {
     let (cfg, data) = (ctx.cfg, ctx.data);
-    let lr = cfg.lr_at(epoch);
     let steps = order.len().div_ceil(cfg.batch_size);
     let bar = reporter.bar(steps as u64, &format!("epoch {epoch}/{}", cfg.epochs));
     let last = last_metric.map_or(String::new(), |(name, v)| {
@@ -198,10 +241,7 @@ pub fn train_epoch(
         let (send, receive) = std::sync::mpsc::sync_channel(PREFETCH_BATCHES);
         scope.spawn(move || {
             for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-                let batch = assemble(data, chunk).map(|mut batch| {
-                    augment(&mut batch, cfg, data, epoch, step);
-                    batch
-                });
+                let batch = augmented_batch(data, chunk, cfg, epoch, step);
                 let failed = batch.is_err();
                 if send.send(batch).is_err() || failed {
                     break; // the step stopped listening, or there is nothing more to read
@@ -211,6 +251,7 @@ pub fn train_epoch(
         let mut model = model;
         for (step, batch) in receive.into_iter().enumerate() {
             let stats;
+            let lr = cfg.lr_at_step(epoch, first_step + step);
             (model, stats) = train_step(model, optim, lr, batch?, StepAt { epoch, step }, ctx)?;
             total.add(&stats);
             per_step.push(stats);
