@@ -530,14 +530,18 @@ impl TrainOpts {
             ..TrainConfig::default()
         };
         let mut config = config;
+        let mut notes = Vec::new();
         if let Some(recipe) = self.recipe {
             let explicit =
                 |flag: &str| self.explicit.iter().any(|id| id == &flag.replace('-', "_"));
             let applied = recipe.apply(&mut config, &explicit);
-            eprintln!("note: {}", recipe.summary(&applied));
-            for conflict in recipe.conflicts() {
-                eprintln!("note: recipe {recipe}: {conflict}");
-            }
+            notes.push(recipe.summary(&applied));
+            notes.extend(
+                recipe
+                    .conflicts()
+                    .iter()
+                    .map(|c| format!("recipe {recipe}: {c}")),
+            );
         }
         config.validate()?;
         if !data.exists() {
@@ -545,6 +549,10 @@ impl TrainOpts {
         }
         if let Some(init) = self.init.iter().find(|p| !p.exists()) {
             bail!("--init {} does not exist", init.display());
+        }
+        // Said once the options are known to be valid (a bad option stays a one-line error).
+        for note in notes {
+            eprintln!("note: {note}");
         }
         // Runs remember their dataset by an absolute path, so `eval` works from anywhere.
         let data =

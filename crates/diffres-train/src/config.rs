@@ -437,8 +437,12 @@ impl TrainConfig {
         }
         if let Some(from) = self.average_from {
             if from == 0 || from > self.epochs {
+                let hint = match self.recipe {
+                    Some(r) => format!(" (recipe {r} sets it: give --average-from too)"),
+                    None => String::new(),
+                };
                 return bad(format!(
-                    "--average-from {from}: expected an epoch from 1 to --epochs ({})",
+                    "--average-from {from}: expected an epoch from 1 to --epochs ({}){hint}",
                     self.epochs
                 ));
             }
