@@ -55,7 +55,7 @@ impl FeatureConfig {
     pub fn pad_value(&self) -> f32 {
         let raw = match self.kind {
             FeatureKind::LogMel => self.log_mel.silence_value(),
-            FeatureKind::Kaldi => 0.0,
+            FeatureKind::Kaldi | FeatureKind::Waveform => 0.0,
         };
         self.normalize.map_or(raw, |n| n.apply(raw))
     }
@@ -65,6 +65,25 @@ impl FeatureConfig {
         match self.kind {
             FeatureKind::LogMel => self.log_mel.num_frames(n),
             FeatureKind::Kaldi => KaldiFbankConfig::from_log_mel(&self.log_mel).num_frames(n),
+            FeatureKind::Waveform => n,
+        }
+    }
+
+    /// Values per row: the mel bins of a spectrogram, 1 for the waveform.
+    pub fn width(&self) -> usize {
+        match self.kind {
+            FeatureKind::LogMel | FeatureKind::Kaldi => self.log_mel.n_mels,
+            FeatureKind::Waveform => 1,
+        }
+    }
+
+    /// Seconds of audio per row: the hop of a spectrogram, one sample of the waveform.
+    pub fn row_seconds(&self) -> f64 {
+        match self.kind {
+            FeatureKind::LogMel | FeatureKind::Kaldi => {
+                self.log_mel.hop_length as f64 / self.log_mel.sample_rate as f64
+            }
+            FeatureKind::Waveform => 1.0 / self.log_mel.sample_rate as f64,
         }
     }
 
@@ -79,6 +98,11 @@ impl FeatureConfig {
         }
         if let Some(n) = &self.normalize {
             n.validate()?;
+            if self.kind == FeatureKind::Waveform {
+                return Err(AudioError::InvalidConfig(
+                    "the normalisation is for spectrograms, not the waveform".into(),
+                ));
+            }
         }
         if self.frames == Some(0) {
             return Err(AudioError::InvalidConfig("frames must be positive".into()));
@@ -178,7 +202,7 @@ impl FeatureExtractor {
         cfg.validate()?;
         let mel = LogMel::new(cfg.log_mel.clone())?;
         let kaldi = match cfg.kind {
-            FeatureKind::LogMel => None,
+            FeatureKind::LogMel | FeatureKind::Waveform => None,
             FeatureKind::Kaldi => Some(KaldiFbank::new(KaldiFbankConfig::from_log_mel(
                 &cfg.log_mel,
             ))?),
@@ -238,9 +262,14 @@ impl FeatureExtractor {
 
     /// The spectrogram of the configured kind, before normalisation and length fitting.
     fn spectrogram(&self, samples: &[f32]) -> Result<LogMelSpec> {
-        match &self.kaldi {
-            Some(kaldi) => kaldi.log_fbank(samples),
-            None => self.mel.log_mel(samples),
+        match (&self.kaldi, self.cfg.kind) {
+            (Some(kaldi), _) => kaldi.log_fbank(samples),
+            (None, FeatureKind::Waveform) => Ok(LogMelSpec {
+                frames: samples.len(),
+                n_mels: 1,
+                data: samples.to_vec(),
+            }),
+            (None, _) => self.mel.log_mel(samples),
         }
     }
 
@@ -338,7 +367,7 @@ impl FeatureExtractor {
     pub fn extract(&self, path: &Path) -> Result<Features> {
         let entry = self.cache_path(path)?;
         if let Some(entry) = &entry {
-            match read_cache(entry, self.cfg.log_mel.n_mels) {
+            match read_cache(entry, self.cfg.width()) {
                 CacheRead::Hit(spec, warnings) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
                     let warnings = warnings.into_iter().map(|w| w.with_path(path)).collect();

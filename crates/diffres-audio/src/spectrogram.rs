@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AudioError, Result};
 
-/// The kind of spectrogram. Serialised and parsed with the command line's spellings,
-/// `log-mel` and `kaldi`.
+/// The kind of features: a spectrogram, or the waveform itself (for learnable filterbanks).
+/// Serialised and parsed with the command line's spellings, `log-mel`, `kaldi`, `waveform`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FeatureKind {
     /// librosa-compatible log-mel ([`crate::LogMel`]): centred frames, `ln(mel + 1e-6)`.
@@ -19,6 +19,10 @@ pub enum FeatureKind {
     /// the authors' DiffRes recipes.
     #[serde(rename = "kaldi")]
     Kaldi,
+    /// The resampled samples themselves, one per row (`[samples][1]`), for front ends that
+    /// learn their own filterbank from the waveform; padding is 0 (silence).
+    #[serde(rename = "waveform")]
+    Waveform,
 }
 
 impl FeatureKind {
@@ -27,6 +31,7 @@ impl FeatureKind {
         match self {
             FeatureKind::LogMel => "log-mel",
             FeatureKind::Kaldi => "kaldi",
+            FeatureKind::Waveform => "waveform",
         }
     }
 }
@@ -40,13 +45,14 @@ impl fmt::Display for FeatureKind {
 impl FromStr for FeatureKind {
     type Err = AudioError;
 
-    /// `log-mel` (or `logmel`, `mel`) or `kaldi` (or `fbank`), case-insensitive.
+    /// `log-mel` (or `logmel`, `mel`), `kaldi` (or `fbank`) or `waveform`, case-insensitive.
     fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "log-mel" | "logmel" | "mel" => Ok(FeatureKind::LogMel),
             "kaldi" | "fbank" | "kaldi-fbank" => Ok(FeatureKind::Kaldi),
+            "waveform" | "wave" => Ok(FeatureKind::Waveform),
             other => Err(AudioError::InvalidConfig(format!(
-                "features '{other}': expected log-mel or kaldi"
+                "features '{other}': expected log-mel, kaldi or waveform"
             ))),
         }
     }

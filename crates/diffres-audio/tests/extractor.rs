@@ -227,3 +227,57 @@ fn config_serde_round_trip() {
     let back: FeatureConfig = serde_json::from_str(&json).unwrap();
     assert_eq!(back, cfg);
 }
+
+/// The waveform "features" of learnable filterbanks: the decoded samples, one per row, cached
+/// under their own key, padded with zeros, never normalised.
+#[test]
+fn waveform_features_are_the_samples_cached_apart() {
+    use diffres_audio::{load_audio, FeatureKind, Normalization};
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    let audio = copy_fixture(t.path(), "tone_s16.flac");
+    let cfg = FeatureConfig {
+        kind: FeatureKind::Waveform,
+        ..Default::default()
+    };
+    assert_eq!(
+        (cfg.width(), cfg.pad_value(), cfg.num_frames(1234)),
+        (1, 0.0, 1234)
+    );
+    assert_eq!(cfg.row_seconds(), 1.0 / 16_000.0);
+    let fx = FeatureExtractor::new(cfg.clone(), Some(cache.clone())).unwrap();
+    let samples = load_audio(&audio, 16_000).unwrap();
+    let first = fx.extract(&audio).unwrap();
+    assert_eq!(first.spec.n_mels, 1);
+    assert_eq!(first.spec.data, samples);
+    let again = fx.extract(&audio).unwrap();
+    assert_eq!((fx.cache_hits(), again), (1, first.clone()));
+    // Not the log-mel entry of the same file.
+    let mel = FeatureExtractor::new(FeatureConfig::default(), Some(cache)).unwrap();
+    assert_ne!(
+        mel.cache_path(&audio).unwrap(),
+        fx.cache_path(&audio).unwrap()
+    );
+    assert_eq!(mel.extract(&audio).unwrap().spec.n_mels, 128);
+    let (padded, valid) = first.spec.fit_frames(samples.len() + 5, cfg.pad_value());
+    assert_eq!(
+        (valid, &padded.data[samples.len()..]),
+        (samples.len(), &[0.0; 5][..])
+    );
+    assert_eq!(
+        "waveform".parse::<FeatureKind>().unwrap(),
+        FeatureKind::Waveform
+    );
+    let normalised = FeatureConfig {
+        normalize: Some(Normalization {
+            mean: 0.0,
+            std: 1.0,
+        }),
+        ..cfg
+    };
+    assert!(normalised
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("waveform"));
+}

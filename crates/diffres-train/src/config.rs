@@ -168,9 +168,14 @@ pub struct TrainConfig {
     pub hop_ms: f32,
     /// Mel bins.
     pub mels: usize,
-    /// Input features: librosa-style log-mel or Kaldi filterbanks (PSLA's).
+    /// Input features: librosa-style log-mel or Kaldi filterbanks (PSLA's); with a learnable
+    /// [`Self::filterbank`] the waveform, whatever this says.
     #[serde(default)]
     pub features: FeatureKind,
+    /// The filterbank: `mel` (the fixed features above) or a learnable one from the waveform
+    /// (`tdfbank`, `sincnet`, `leaf`; `mels` filters), trained with the model.
+    #[serde(default)]
+    pub filterbank: crate::filterbank::FilterbankKind,
     /// PSLA's dataset normalisation `(x - mean) / (2 std)` of the features, if any.
     #[serde(default)]
     pub normalize: Option<Normalization>,
@@ -309,6 +314,7 @@ impl Default for TrainConfig {
             hop_ms: 10.0,
             mels: 128,
             features: FeatureKind::LogMel,
+            filterbank: crate::filterbank::FilterbankKind::Mel,
             normalize: None,
             score_norm: diffres::ScoreNormalization::ExactSum,
             dilation: 1,
@@ -461,6 +467,25 @@ impl TrainConfig {
             n.validate()
                 .map_err(|e| TrainError::Config(format!("--normalize: {e}")))?;
         }
+        if self.filterbank.is_learned() {
+            let fb = format!("--filterbank {}", self.filterbank);
+            if self.features != FeatureKind::LogMel {
+                return bad(format!(
+                    "{fb} learns from the waveform: --features {} does not apply",
+                    self.features
+                ));
+            }
+            if self.normalize.is_some() || self.normalize_from_training {
+                return bad(format!(
+                    "{fb} learns from the waveform: --normalize is for spectrograms"
+                ));
+            }
+            if self.specaugment {
+                return bad(format!(
+                    "{fb}: SpecAugment masks a spectrogram, and this run has none before the model"
+                ));
+            }
+        }
         self.feature_config()
             .validate()
             .map_err(|e| TrainError::Config(format!("--features {}: {e}", self.features)))?;
@@ -493,13 +518,43 @@ impl TrainConfig {
         }
     }
 
-    /// The feature extraction of this run (variable length: padding is the data's business).
+    /// The feature extraction of this run (variable length: padding is the data's business):
+    /// the waveform for a learnable filterbank.
     pub fn feature_config(&self) -> FeatureConfig {
         FeatureConfig {
             log_mel: self.log_mel(),
             frames: None,
-            kind: self.features,
+            kind: if self.filterbank.is_learned() {
+                FeatureKind::Waveform
+            } else {
+                self.features
+            },
             normalize: self.normalize,
+        }
+    }
+
+    /// Rows of input per frame at the hop: 1 for spectrograms, the hop in samples for the
+    /// waveform of a learnable filterbank.
+    pub fn rows_per_frame(&self) -> usize {
+        if self.filterbank.is_learned() {
+            self.filterbank_geometry().hop
+        } else {
+            1
+        }
+    }
+
+    /// The learnable filterbank's geometry at this run's filters, rate and hop.
+    pub fn filterbank_geometry(&self) -> crate::filterbank::FilterbankGeometry {
+        crate::filterbank::FilterbankGeometry::new(self.mels, self.sample_rate, self.hop_ms)
+    }
+
+    /// Frames the temporal front end receives for `rows` input rows: the rows themselves for
+    /// spectrograms, `ceil(rows / hop)` after a learnable filterbank.
+    pub fn frames_of_rows(&self, rows: usize) -> usize {
+        if self.filterbank.is_learned() {
+            diffres_filterbanks::output_frames(rows, self.rows_per_frame())
+        } else {
+            rows
         }
     }
 

@@ -58,9 +58,9 @@ enum FeatureStore {
 pub struct PreparedData {
     /// The dataset (clips, classes, splits).
     pub dataset: Dataset,
-    /// Frames per clip.
+    /// Rows per clip: frames of a spectrogram, samples of a waveform.
     pub frames: usize,
-    /// Mel bins.
+    /// Values per row: mel bins, or 1 for a waveform.
     pub mels: usize,
     /// Files skipped, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
@@ -272,11 +272,13 @@ pub fn prepare(
     for warning in &dataset.warnings {
         reporter.warn(warning);
     }
-    prepare_dataset(dataset, cfg, cache, cfg.frames, reporter)
+    let rows = cfg.frames.map(|f| f * cfg.rows_per_frame());
+    prepare_dataset(dataset, cfg, cache, rows, reporter)
 }
 
-/// Extracts the features of an already loaded dataset; `frames` fixes the length (else the
-/// longest training clip, at most [`max_auto_frames`]). Unreadable files, truncated files, an
+/// Extracts the features of an already loaded dataset; `rows` fixes the length in rows of
+/// the features (frames of a spectrogram, samples of a waveform; else the longest training
+/// clip, at most [`max_auto_frames`] frames). Unreadable files, truncated files, an
 /// unwritable cache and clips cropped to the frame count are reported as warnings.
 ///
 /// # Errors
@@ -285,7 +287,7 @@ pub fn prepare_dataset(
     dataset: Dataset,
     cfg: &TrainConfig,
     cache: Option<&Path>,
-    frames: Option<usize>,
+    rows: Option<usize>,
     reporter: &dyn Reporter,
 ) -> Result<PreparedData> {
     // With normalize_from_training the features are extracted raw, measured, then normalised.
@@ -361,20 +363,31 @@ pub fn prepare_dataset(
             skipped[0].1
         ));
     }
-    let given = frames.is_some();
-    let frames = match frames {
-        Some(f) => f,
-        None => dataset
-            .clips
-            .iter()
-            .zip(&lengths)
-            .filter(|(c, _)| c.split == Split::Train)
-            .filter_map(|(_, l)| *l)
-            .max()
-            .unwrap_or(1)
-            .clamp(1, max_auto_frames(cfg.hop_ms)),
+    // Rows: frames of a spectrogram, samples of a waveform (a whole number of hops).
+    let per_frame = cfg.rows_per_frame();
+    let given = rows.is_some();
+    let frames = match rows {
+        Some(r) => r,
+        None => {
+            dataset
+                .clips
+                .iter()
+                .zip(&lengths)
+                .filter(|(c, _)| c.split == Split::Train)
+                .filter_map(|(_, l)| *l)
+                .max()
+                .unwrap_or(1)
+                .div_ceil(per_frame)
+                .clamp(1, max_auto_frames(cfg.hop_ms))
+                * per_frame
+        }
     };
-    if let Some(warning) = crop_warning(&lengths, frames, given, cfg.hop_ms) {
+    // Said in frames at the hop, whatever the rows are.
+    let frame_lengths: Vec<Option<usize>> = lengths
+        .iter()
+        .map(|l| l.map(|l| cfg.frames_of_rows(l)))
+        .collect();
+    if let Some(warning) = crop_warning(&frame_lengths, frames / per_frame, given, cfg.hop_ms) {
         reporter.warn(&warning);
     }
     let mut normalization = cfg.normalize;
@@ -434,7 +447,7 @@ pub fn prepare_dataset(
     let prepared = PreparedData {
         dataset,
         frames,
-        mels: cfg.mels,
+        mels: cfg.feature_config().width(),
         skipped,
         normalization,
         store,

@@ -19,6 +19,9 @@ pub enum TrainError {
     /// The classifier could not be built or loaded.
     #[error(transparent)]
     Model(#[from] diffres_models::ModelError),
+    /// A learnable filterbank's error.
+    #[error(transparent)]
+    Filterbank(#[from] diffres_filterbanks::FilterbankError),
     /// Writing a report or plot failed.
     #[error(transparent)]
     Report(#[from] diffres_report::ReportError),

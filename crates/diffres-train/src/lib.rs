@@ -23,6 +23,7 @@ pub mod demo;
 pub mod error;
 pub mod experiment;
 pub mod export;
+pub mod filterbank;
 pub mod hops;
 pub mod inference;
 pub mod init;

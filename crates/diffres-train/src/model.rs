@@ -6,6 +6,7 @@ use diffres_models::{Classifier, ClassifierConfig};
 
 use crate::config::TrainConfig;
 use crate::error::Result;
+use crate::filterbank::LearnedFilterbank;
 
 /// `module` moved to `device` with the values it holds: its parameters are drawn first, where
 /// the module was built, then moved (keeping their gradient requirement).
@@ -24,9 +25,13 @@ pub fn fork_drawn<M: Module>(module: M, device: &Device) -> M {
     module.fork(device)
 }
 
-/// Front end (DiffRes or a baseline) + classifier.
+/// Filterbank (fixed outside the model, or learned inside it) + temporal front end (DiffRes
+/// or a baseline) + classifier.
 #[derive(Module, Debug)]
 pub struct AudioModel {
+    /// The learnable filterbank, when the run has one (`--filterbank tdfbank|sincnet|leaf`);
+    /// `None` for log-mel features computed before the model.
+    pub filterbank: Option<LearnedFilterbank>,
     /// The temporal-resolution front end.
     pub frontend: FrontEnd,
     /// The classifier.
@@ -40,6 +45,7 @@ impl AudioModel {
     /// Invalid front-end or classifier settings.
     pub fn new(cfg: &TrainConfig, classes: usize, device: &Device) -> Result<Self> {
         let frontend_cfg = frontend_config(cfg);
+        let filterbank = LearnedFilterbank::new(cfg.filterbank, cfg.filterbank_geometry(), device)?;
         let frontend = frontend_cfg.init(device)?;
         let classifier = ClassifierConfig::new(cfg.model, frontend_cfg.channels(), classes)
             .with_cnn_width(cfg.cnn_width)
@@ -47,6 +53,7 @@ impl AudioModel {
             .with_head(cfg.head)
             .init(device)?;
         Ok(Self {
+            filterbank,
             frontend,
             classifier,
         })
@@ -55,15 +62,31 @@ impl AudioModel {
     /// Logits (probabilities with the PSLA head) and the front end's output.
     ///
     /// # Shapes
-    /// - `x`: `[B, T, F]`; logits `[B, classes]`
+    /// - `x`: `[B, T, F]` features, or `[B, N, 1]` waveforms with a learnable filterbank
+    ///   (`lengths` then count samples); logits `[B, classes]`
     ///
     /// # Errors
-    /// Bad input for the front end.
+    /// Bad input for the filterbank or the front end.
     pub fn forward(
         &self,
         x: Tensor<3>,
         lengths: Option<&[usize]>,
     ) -> Result<(Tensor<2>, FrontEndOutput)> {
+        let (x, frame_lengths) = match &self.filterbank {
+            None => (x, None),
+            Some(fb) => {
+                let [batch, samples, _] = x.dims();
+                let features = fb.forward(x.reshape([batch, samples]))?;
+                let hop = fb.hop();
+                let frames = lengths.map(|l| {
+                    l.iter()
+                        .map(|&n| diffres_filterbanks::output_frames(n.max(1), hop))
+                        .collect::<Vec<_>>()
+                });
+                (features, frames)
+            }
+        };
+        let lengths = frame_lengths.as_deref().or(lengths);
         let out = self.frontend.forward(x, lengths)?;
         let logits = self.classifier.forward(out.feature.clone());
         Ok((logits, out))

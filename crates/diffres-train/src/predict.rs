@@ -154,8 +154,10 @@ pub fn predict_file(run: &LoadedRun, path: &Path, opts: &PredictOptions) -> Resu
     let features = full_features(run, path)?;
     let warnings = features.warnings.iter().map(ToString::to_string).collect();
     let spec = features.spec;
-    let (window, mels) = (run.info.frames, run.info.config.mels);
-    let hop_s = run.info.config.hop_ms as f64 / 1000.0;
+    // Rows of input: frames of a spectrogram, samples of a waveform.
+    let feature_cfg = run.info.config.feature_config();
+    let (window, mels) = (run.info.frames, feature_cfg.width());
+    let hop_s = feature_cfg.row_seconds();
     let hop = match opts.window_hop_s {
         Some(s) => ((s / hop_s).round() as usize).max(1),
         None => (window / 2).max(1),

@@ -61,10 +61,11 @@ impl TrainOptions {
     }
 }
 
-/// Output frames per second of audio of a run, as measured: `frames_out` per `frames_in`
-/// frames of the hop (24.75 for 101 input frames reduced to 25 at a 10 ms hop).
-pub fn output_fps(cfg: &TrainConfig, frames_in: usize, frames_out: usize) -> f64 {
-    frames_out as f64 / frames_in as f64 * 1000.0 / cfg.hop_ms as f64
+/// Output frames per second of audio of a run, as measured: `frames_out` per `rows_in` rows
+/// of input (24.75 for 101 input frames reduced to 25 at a 10 ms hop; a waveform's rows are
+/// samples).
+pub fn output_fps(cfg: &TrainConfig, rows_in: usize, frames_out: usize) -> f64 {
+    frames_out as f64 / (rows_in as f64 * cfg.feature_config().row_seconds())
 }
 
 /// Nominal output frames per second: frames kept per second of audio at the hop,
@@ -192,7 +193,8 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         model = crate::init::initialise(model, &cfg.init, reporter)?;
     }
     let mut optim = adam(cfg).init();
-    let frames_out = crate::model::frontend_config(cfg).output_frames(data.frames)?;
+    let frames_out =
+        crate::model::frontend_config(cfg).output_frames(cfg.frames_of_rows(data.frames))?;
     let mut state = TrainState::new();
     if let Some(format) = opened.resumed_format {
         (model, optim, state) = resume_from(run, format, model, optim)?;
@@ -401,7 +403,7 @@ fn test_results(
         best_epoch: state.best_epoch,
         frontend_params: diffres::trainable_params(&evaluated.frontend),
         classifier_params: diffres::trainable_params(&evaluated.classifier),
-        frames_in: Some(data.frames),
+        frames_in: Some(cfg.frames_of_rows(data.frames)),
         frames_out: Some(frames_out),
         wall_time_s: state.elapsed_s,
         clips: [
@@ -454,6 +456,11 @@ fn check_same_run(stored: &TrainConfig, cfg: &TrainConfig, root: &Path) -> Resul
             cfg.reduction.to_string(),
         ),
         ("--mels", stored.mels.to_string(), cfg.mels.to_string()),
+        (
+            "--filterbank",
+            stored.filterbank.to_string(),
+            cfg.filterbank.to_string(),
+        ),
         (
             "--hop-ms",
             stored.hop_ms.to_string(),
