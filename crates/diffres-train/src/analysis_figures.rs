@@ -23,8 +23,8 @@ use crate::run::{read_json, RunResults};
 pub struct EvaluationSource {
     /// The file the metrics were read from.
     pub path: PathBuf,
-    /// Short name for titles and legends: the run folder's name, with ` (eval.json)` for an
-    /// `eval.json`.
+    /// Short name for titles and legends: the run folder's name after its parent's
+    /// (`hop-40ms/seed-1`), with ` (eval.json)` for an `eval.json`.
     pub label: String,
     /// What was evaluated, e.g. "test split" or "test split of data/other".
     pub description: String,
@@ -61,11 +61,7 @@ pub fn load_evaluation(path: &Path, classes: Option<&[String]>) -> Result<Evalua
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let run_name = folder
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| folder.display().to_string());
+    let run_name = run_name(folder);
     let value: serde_json::Value = read_json(&file)?;
     let json_err = |source| crate::TrainError::Json {
         path: file.clone(),
@@ -344,6 +340,20 @@ pub fn compare_runs(a: &Path, b: &Path, out: &Path) -> Result<Comparison> {
     })
 }
 
+/// A run folder's name with its parent's, `hop-40ms/seed-1` (runs of a grid are named
+/// alike within their cells).
+fn run_name(folder: &Path) -> String {
+    let Ok(full) = folder.canonicalize() else {
+        return folder.display().to_string();
+    };
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match (full.parent().and_then(name), name(&full)) {
+        (Some(parent), Some(run)) => format!("{parent}/{run}"),
+        (None, Some(run)) => run,
+        _ => full.display().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +439,19 @@ mod tests {
         assert!(e.contains("no per-class accuracy"), "{e}");
         let ok = compare_runs(&a, &a.join("results.json"), &out).unwrap();
         assert_eq!(ok.metric, PerClassMetric::Accuracy);
-        assert_eq!(ok.label_a, "a [a]");
+        assert!(ok.label_a.ends_with("/a [a]"), "{}", ok.label_a);
         assert!(ok.figure.is_file() && ok.csv.is_file());
+        // Runs named alike are told apart by their parents' names.
+        let (x, y) = (
+            tmp.path().join("hop-40ms").join("seed-1"),
+            tmp.path().join("hop-10ms").join("seed-1"),
+        );
+        run_folder(&x, &["dog", "rain"], Some(eval.clone()));
+        run_folder(&y, &["dog", "rain"], Some(eval.clone()));
+        let ok = compare_runs(&x, &y, &out).unwrap();
+        assert_eq!(
+            (ok.label_a.as_str(), ok.label_b.as_str()),
+            ("hop-40ms/seed-1", "hop-10ms/seed-1")
+        );
     }
 }

@@ -83,8 +83,14 @@ fn analysis_figures_of(kind: FrontEndKind, run: &diffres_train::inference::Loade
     use diffres_train::visualize::{visualize_files, Span};
     let figs = dir.join("figs");
     let clip = first_clip();
-    let written = visualize_files(run, &[clip.clone()], Span::WHOLE, &figs, &Console::quiet())
-        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let written = visualize_files(
+        run,
+        std::slice::from_ref(&clip),
+        Span::WHOLE,
+        &figs,
+        &Console::quiet(),
+    )
+    .unwrap_or_else(|e| panic!("{kind}: {e}"));
     let stem = clip.file_stem().unwrap().to_string_lossy().into_owned();
     let warp = figs.join(format!("{stem}-warp.png"));
     assert_eq!(png_size(&figs.join(format!("{stem}.png"))), (1200, 1000));
