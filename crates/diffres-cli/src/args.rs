@@ -330,7 +330,7 @@ pub(crate) struct VisualizeArgs {
     /// End of the part to draw, in seconds (default: the end of the file).
     #[arg(long)]
     pub(crate) end: Option<f64>,
-    /// Output folder for the PNGs.
+    /// Output folder for the PNGs (and the CSV of --compare).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Device to run on: cpu, or wgpu / vulkan in a build with that cargo feature (default:
