@@ -318,8 +318,8 @@ pub(crate) struct VisualizeArgs {
     #[arg(long, value_name = "EVAL_JSON")]
     pub(crate) eval: Option<PathBuf>,
     /// Figure 10a: the per-class metric change from run A to run B (e.g. two hop sizes),
-    /// sorted by the change, as per-class-<metric>.png and per-class-<metric>.csv (class, a,
-    /// b, change). A and B are run folders, results.json or eval.json files, with the same
+    /// sorted by the change, as `per-class-<metric>.png` and `per-class-<metric>.csv` (class,
+    /// a, b, change). A and B are run folders, results.json or eval.json files, with the same
     /// classes. The metric is the one the runs' primary metric is built on: per-class AP for
     /// multi-label runs (mAP is its mean), per-class accuracy for single-label ones.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
