@@ -68,7 +68,8 @@ pub(crate) enum Command {
     /// Predict the labels of audio files with a trained run.
     Predict(PredictArgs),
     /// Draw the paper's Figure 4 for audio files (score, input, output, resolution encoding)
-    /// and Figures 6-7 (activeness, guide loss) of a run.
+    /// and Figure 11 (their warp matrices), Figures 6-7 (activeness, guide loss) and the
+    /// confusion matrix of a run, or Figure 10a (per-class change) between two runs.
     Visualize(VisualizeArgs),
     /// Run the paper's Table 1 grid: front ends x reductions x seeds (resumable).
     Experiment(ExperimentArgs),
@@ -376,18 +377,33 @@ pub(crate) struct PredictArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VisualizeArgs {
-    /// Run folder written by `diffres train`.
+    /// Run folder written by `diffres train`: draws activeness.png and guide_loss.png, and,
+    /// for a single-label run with a test split, confusion.png (its test confusion matrix,
+    /// rows true class, columns predicted, shaded by row share). Needed unless --compare is
+    /// given.
     #[arg(long)]
-    pub(crate) run: PathBuf,
-    /// Audio files to draw (each whole, or the part --start/--end chooses).
+    pub(crate) run: Option<PathBuf>,
+    /// Audio files to draw (each whole, or the part --start/--end chooses): FILE.png
+    /// (Figure 4) and, for a DiffRes run, FILE-warp.png (Figure 11, the clip's warp matrix).
     pub(crate) files: Vec<PathBuf>,
+    /// An eval.json written by `diffres eval` (e.g. on another dataset): also draws its
+    /// confusion matrix, confusion-eval.png (with --run).
+    #[arg(long, value_name = "EVAL_JSON")]
+    pub(crate) eval: Option<PathBuf>,
+    /// Figure 10a: the per-class metric change from run A to run B (e.g. two hop sizes),
+    /// sorted by the change, as `per-class-<metric>.png` and `per-class-<metric>.csv` (class,
+    /// a, b, change). A and B are run folders, results.json or eval.json files, with the same
+    /// classes. The metric is the one the runs' primary metric is built on: per-class AP for
+    /// multi-label runs (mAP is its mean), per-class accuracy for single-label ones.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub(crate) compare: Vec<PathBuf>,
     /// Start of the part to draw, in seconds.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) start: f64,
     /// End of the part to draw, in seconds (default: the end of the file).
     #[arg(long)]
     pub(crate) end: Option<f64>,
-    /// Output folder for the PNGs.
+    /// Output folder for the PNGs (and the CSV of --compare).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Device to run on: cpu, or wgpu / vulkan in a build with that cargo feature (default:

@@ -143,22 +143,69 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             }
         }
         Command::Visualize(a) => {
-            let run = load_run_on(&a.run, a.device)?;
-            let span = Span {
-                start_s: a.start,
-                end_s: a.end,
-            };
-            let mut written = diffres_train::visualize::visualize_files(
-                &run,
-                &a.files,
-                span,
-                &a.out,
-                &Console::quiet(),
-            )?;
-            written.extend(diffres_train::visualize::training_figures(
-                &[(run.info.config.frontend.to_string(), a.run.clone())],
-                &a.out,
-            )?);
+            if a.run.is_none() {
+                if a.compare.is_empty() {
+                    bail!("visualize needs --run RUN (figures of a run) or --compare A B");
+                }
+                if !a.files.is_empty() || a.eval.is_some() {
+                    bail!("visualize: audio files and --eval need --run RUN");
+                }
+            }
+            let mut written = Vec::new();
+            let mut notes = Vec::new();
+            if let Some(run_dir) = &a.run {
+                let run = load_run_on(run_dir, a.device)?;
+                let span = Span {
+                    start_s: a.start,
+                    end_s: a.end,
+                };
+                written.extend(diffres_train::visualize::visualize_files(
+                    &run,
+                    &a.files,
+                    span,
+                    &a.out,
+                    &Console::quiet(),
+                )?);
+                written.extend(diffres_train::visualize::training_figures(
+                    &[(run.info.config.frontend.to_string(), run_dir.clone())],
+                    &a.out,
+                )?);
+                let confusion = diffres_train::analysis_figures::confusion_figures(
+                    run_dir,
+                    &run.info.classes,
+                    a.eval.as_deref(),
+                    &a.out,
+                )?;
+                written.extend(confusion.written);
+                notes.extend(confusion.notes);
+            }
+            if let [first, second] = &a.compare[..] {
+                let c = diffres_train::analysis_figures::compare_runs(first, second, &a.out)?;
+                let ch = &c.changes;
+                let gains = ch.rows.iter().filter(|r| r.change > 0.0).count();
+                let median = ch
+                    .median_change()
+                    .map_or("none".into(), |m| format!("{:+.2} points", 100.0 * m));
+                let mut line = format!(
+                    "per-class {} from {} to {}: {gains} of {} classes gain, median change {median}",
+                    c.metric.display_name(),
+                    c.label_a,
+                    c.label_b,
+                    ch.rows.len()
+                );
+                if ch.left_out > 0 {
+                    line.push_str(&format!(
+                        "; {} classes without a value in both left out",
+                        ch.left_out
+                    ));
+                }
+                notes.push(line);
+                written.push(c.figure);
+                written.push(c.csv);
+            }
+            for n in notes {
+                eprintln!("note: {n}");
+            }
             for p in written {
                 println!("{}", p.display());
             }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{assert_one_line_errors, diffres, stderr};
+use common::{assert_one_line_errors, diffres, stderr, stdout};
 
 #[test]
 fn every_command_has_help() {
@@ -164,8 +164,12 @@ fn quick_demo_then_eval_predict_visualize() {
         clip.to_str().unwrap(),
     ]);
     assert!(vis.status.success(), "{}", stderr(&vis));
-    for name in ["activeness.png", "guide_loss.png"] {
-        assert!(figs.join(name).is_file(), "{name}");
+    let stem = clip.file_stem().unwrap().to_string_lossy().into_owned();
+    let warp = format!("{stem}-warp.png");
+    for name in ["activeness.png", "guide_loss.png", &warp, "confusion.png"] {
+        let path = figs.join(name);
+        assert!(image::open(&path).is_ok(), "{name}");
+        assert!(stdout(&vis).contains(path.to_str().unwrap()), "{name}");
     }
     // Rerunning the demo reuses every finished run.
     let again = diffres(&["demo", "--quick", "--out", out.to_str().unwrap()]);
@@ -339,4 +343,126 @@ fn wgpu_quick_demo_then_eval_predict_visualize_on_the_gpu() {
         assert!(result.status.success(), "{args:?}: {}", stderr(&result));
     }
     assert!(figs.join("activeness.png").is_file());
+}
+
+/// A run folder as `diffres visualize --compare` reads it: config.json naming the classes and
+/// results.json with a test evaluation of the given per-class values.
+fn crafted_run(dir: &Path, classes: &[&str], multi_label: bool, per_class: &[Option<f64>]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = serde_json::json!({ "classes": classes });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let (task, metric, key) = if multi_label {
+        ("multi_label", "mAP", "per_class_ap")
+    } else {
+        ("single_label", "accuracy", "per_class_accuracy")
+    };
+    let mut test = serde_json::json!({
+        "task": task, "accuracy": null, "top5": null, "map": null, "auc": null,
+        "d_prime": null, "n": 10, "n_nan": 0,
+    });
+    test[key] = serde_json::json!(per_class);
+    let results = serde_json::json!({
+        "frontend": "diffres", "reduction": 0.5, "seed": 1, "fps": 50.0, "metric": metric,
+        "test_metric": 0.5, "test": test,
+    });
+    std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
+}
+
+#[test]
+fn visualize_compare_writes_figure_10a() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("hop-40"), tmp.path().join("hop-10"));
+    let classes = ["speech", "dog", "rain", "siren"];
+    crafted_run(
+        &a,
+        &classes,
+        true,
+        &[Some(0.5), Some(0.75), Some(0.25), None],
+    );
+    crafted_run(
+        &b,
+        &classes,
+        true,
+        &[Some(0.75), Some(0.25), Some(0.25), Some(1.0)],
+    );
+    let out = tmp.path().join("figs");
+    let vis = diffres(&[
+        "visualize",
+        "--compare",
+        a.to_str().unwrap(),
+        b.join("results.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(vis.status.success(), "{}", stderr(&vis));
+    let csv = std::fs::read_to_string(out.join("per-class-ap.csv")).unwrap();
+    assert_eq!(
+        csv,
+        "class,a,b,change\nspeech,0.5,0.75,0.25\nrain,0.25,0.25,0\ndog,0.75,0.25,-0.5\n"
+    );
+    let png = image::open(out.join("per-class-ap.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (1200, 650));
+    let note = stderr(&vis);
+    assert!(
+        note.contains("1 of 3 classes gain") && note.contains("1 classes without a value"),
+        "{note}"
+    );
+    // Single-label runs compare per-class accuracy.
+    let (c, d) = (tmp.path().join("c"), tmp.path().join("d"));
+    crafted_run(&c, &classes[..2], false, &[Some(1.0), Some(0.5)]);
+    crafted_run(&d, &classes[..2], false, &[Some(0.5), Some(0.5)]);
+    let vis = diffres(&[
+        "visualize",
+        "--compare",
+        c.to_str().unwrap(),
+        d.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(vis.status.success(), "{}", stderr(&vis));
+    let csv = std::fs::read_to_string(out.join("per-class-accuracy.csv")).unwrap();
+    assert_eq!(csv, "class,a,b,change\ndog,0.5,0.5,0\nspeech,1,0.5,-0.5\n");
+    // Different classes, different tasks, no per-class values, a missing file: one line.
+    let (e, f) = (tmp.path().join("e"), tmp.path().join("f"));
+    crafted_run(&e, &["speech", "cat"], false, &[Some(1.0), Some(0.5)]);
+    crafted_run(&f, &classes[..2], false, &[]);
+    let (a, b, c, e, f) = (
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+        e.to_str().unwrap(),
+        f.to_str().unwrap(),
+    );
+    let o = out.to_str().unwrap();
+    assert_one_line_errors(&[
+        (
+            vec!["visualize", "--compare", c, e, "--out", o],
+            "different class lists",
+        ),
+        (
+            vec!["visualize", "--compare", a, c, "--out", o],
+            "multi-label but",
+        ),
+        (
+            vec!["visualize", "--compare", c, f, "--out", o],
+            "no per-class accuracy",
+        ),
+        (
+            vec![
+                "visualize",
+                "--compare",
+                b,
+                "/definitely/not/here",
+                "--out",
+                o,
+            ],
+            "/definitely/not/here",
+        ),
+        (vec!["visualize", "--compare", a, "--out", o], "--compare"),
+        (vec!["visualize", "--out", o], "--run RUN"),
+        (
+            vec!["visualize", "--compare", a, b, "--out", o, "x.wav"],
+            "need --run",
+        ),
+    ]);
 }

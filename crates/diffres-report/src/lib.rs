@@ -15,7 +15,9 @@
 //! * [`fps`]: the nominal frame rate rows are labelled with (25 FPS, not the 24.75 a
 //!   101-frame clip measures).
 //! * [`plot`]: PNG plots with a bundled font (no system fonts needed): training curves,
-//!   a 2x2 grid of curves, the paper's Figure 4 layout for one clip, and metric-vs-FPS.
+//!   a 2x2 grid of curves, the paper's Figure 4 layout for one clip, metric-vs-FPS, a
+//!   confusion matrix, the per-class metric change between two runs (Figure 10a) and one
+//!   clip's warp matrix (Figure 11).
 //!
 //! ```
 //! use diffres_report::metrics::{average_precision, d_prime, evaluate_single_label};
@@ -79,7 +81,11 @@ pub mod table;
 
 pub use fps::nominal_fps;
 pub use metrics::{evaluate_multi_label, evaluate_single_label, Evaluation, TaskKind};
-pub use plot::{curves_grid, diffres_figure, experiment_plot, line_chart, DiffResFigure, Panel};
+pub use plot::{
+    confusion_matrix_figure, curves_grid, diffres_figure, experiment_plot, line_chart,
+    per_class_change_figure, per_class_changes, warp_matrix_figure, DiffResFigure, Panel,
+    PerClassChange, PerClassChanges,
+};
 pub use results::{load_results, RunResults};
 pub use table::{CellStats, ExperimentTable, TableRow};
 

@@ -5,8 +5,9 @@
 //! averaging ([`averaging`]), the model ([`model::AudioModel`]: a front end from `diffres` and a classifier
 //! from `diffres-models`), initialising it from checkpoints ([`init`]), the training loop
 //! ([`trainer::train`]), the run folder ([`run`]), evaluation and prediction ([`inference`]),
-//! PyTorch-named export ([`export`]), experiment grids ([`experiment`]) and the demo
-//! ([`demo`]).
+//! PyTorch-named export ([`export`]), experiment grids ([`experiment`]), the demo
+//! ([`demo`]), and figures ([`visualize`] for audio files and training curves,
+//! [`analysis_figures`] for the confusion matrix and per-class comparisons).
 //!
 //! Every run is reproducible: all randomness derives from the run's seed, per epoch and step,
 //! so a killed run resumed with `resume: true` continues exactly where it stopped.
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ablation;
+pub mod analysis_figures;
 pub mod averaging;
 pub mod batch;
 pub mod config;

@@ -1,5 +1,7 @@
 //! Figure 4 for audio files (score, input, DiffRes output at its true time extents,
-//! resolution encoding) and Figures 6-7 (activeness and guide loss) from a run.
+//! resolution encoding) and, for DiffRes, Figure 11 (the clip's warp matrix); Figures 6-7
+//! (activeness and guide loss) from a run. The confusion matrix and Figure 10a are in
+//! [`crate::analysis_figures`].
 
 use std::path::{Path, PathBuf};
 
@@ -61,8 +63,10 @@ impl Span {
 /// the part `span` chooses, at the run's hop (the front end runs on all of it, with the run's
 /// reduction, so a 10 s file at 25% keeps 250 of its 1,000 frames).
 ///
-/// For a DiffRes run the figure shows what DiffRes kept and merged; for a baseline, its
-/// uniform output.
+/// For a DiffRes run the figure shows what DiffRes kept and merged, and a second file,
+/// `<file stem>-warp.png`, draws the clip's warp matrix `W` (output frames x input frames,
+/// the paper's Figure 11, see [`diffres_report::warp_matrix_figure`]); for a baseline, the
+/// figure shows its uniform output and there is no warp matrix.
 ///
 /// # Errors
 /// Unreadable files, a span outside a file, front-end or plotting errors.
@@ -135,14 +139,11 @@ pub fn visualize_files(
         let stem = file
             .file_stem()
             .map_or("clip".into(), |s| s.to_string_lossy().into_owned());
+        let span_text = format!("{:.2}-{:.2} s", start as f64 * hop, end as f64 * hop);
         let figure = DiffResFigure {
             title: format!(
-                "{stem} {:.2}-{:.2} s: {} ({} -> {} frames)",
-                start as f64 * hop,
-                end as f64 * hop,
-                run.info.config.frontend,
-                frames,
-                t
+                "{stem} {span_text}: {} ({} -> {} frames)",
+                run.info.config.frontend, frames, t
             ),
             hop_seconds: hop,
             score,
@@ -155,8 +156,38 @@ pub fn visualize_files(
         let path = out.join(format!("{stem}.png"));
         diffres_report::diffres_figure(&path, &figure)?;
         written.push(path);
+        if let (Some(plan), Some(_)) = (&plan, layout) {
+            let path = out.join(format!("{stem}-warp.png"));
+            warp_figure(&path, plan, frames, hop, &format!("{stem} {span_text}"))?;
+            written.push(path);
+        }
     }
     Ok(written)
+}
+
+/// Draws the warp matrix of the first (only) clip of `plan`, `frames` input frames at `hop`
+/// seconds, titled after `what` (the clip and its span).
+fn warp_figure(
+    path: &Path,
+    plan: &diffres::WarpPlan,
+    frames: usize,
+    hop: f64,
+    what: &str,
+) -> Result<()> {
+    let t = plan.out_frames();
+    // The plan lists (input frame, output frame, weight); the figure takes W[row, col].
+    let entries: Vec<(usize, usize, f64)> = plan
+        .sparse(0)
+        .into_iter()
+        .map(|(j, k, w)| (k, j, w))
+        .collect();
+    let warp = match plan.kind() {
+        diffres::WarpKind::Full => "equation 5 + Algorithm 1",
+        diffres::WarpKind::Eq5 => "equation 5 alone",
+    };
+    let title = format!("{what}: warp matrix W ({t} x {frames}, {warp})");
+    diffres_report::warp_matrix_figure(path, t, frames, &entries, hop, &title)?;
+    Ok(())
 }
 
 /// Writes `activeness.png` (Figure 6) and `guide_loss.png` (Figure 7) for one or more runs

@@ -66,7 +66,50 @@ fn every_front_end_trains_evaluates_and_predicts() {
         assert!(top[0].score >= top[1].score && top[1].score >= top[2].score);
         let total: f32 = top.iter().map(|p| p.score).sum();
         assert!(total <= 1.0 + 1e-5);
+        analysis_figures_of(kind, &loaded, &out);
     }
+}
+
+/// (width, height) of a PNG, read back.
+fn png_size(path: &Path) -> (u32, u32) {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (img.width(), img.height())
+}
+
+/// `visualize` of a trained run: Figure 4 for a clip, its warp matrix (Figure 11) for DiffRes
+/// only, and the test confusion matrix (the tiny dataset is single-label).
+fn analysis_figures_of(kind: FrontEndKind, run: &diffres_train::inference::LoadedRun, dir: &Path) {
+    use diffres_train::analysis_figures::confusion_figures;
+    use diffres_train::visualize::{visualize_files, Span};
+    let figs = dir.join("figs");
+    let clip = first_clip();
+    let written = visualize_files(
+        run,
+        std::slice::from_ref(&clip),
+        Span::WHOLE,
+        &figs,
+        &Console::quiet(),
+    )
+    .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let stem = clip.file_stem().unwrap().to_string_lossy().into_owned();
+    let warp = figs.join(format!("{stem}-warp.png"));
+    assert_eq!(png_size(&figs.join(format!("{stem}.png"))), (1200, 1000));
+    if kind == FrontEndKind::DiffRes {
+        assert_eq!(written.len(), 2, "{kind}: {written:?}");
+        assert_eq!(png_size(&warp), (1000, 700), "{kind}");
+    } else {
+        assert_eq!(written.len(), 1, "{kind}: {written:?}");
+        assert!(!warp.exists(), "{kind}: a baseline has no warp matrix");
+    }
+    let confusion = confusion_figures(dir, &run.info.classes, None, &figs).unwrap();
+    assert!(confusion.notes.is_empty(), "{kind}: {:?}", confusion.notes);
+    assert_eq!(confusion.written, vec![figs.join("confusion.png")]);
+    assert_eq!(png_size(&figs.join("confusion.png")), (1000, 900));
+    // The eval.json `evaluate_run` wrote above draws one too.
+    let eval = dir.join("eval.json");
+    let both = confusion_figures(dir, &run.info.classes, Some(&eval), &figs).unwrap();
+    assert_eq!(both.written.len(), 2, "{kind}");
+    assert_eq!(png_size(&figs.join("confusion-eval.png")), (1000, 900));
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! PNG plots: training curves, the paper's Figure 4 layout, and metric vs FPS.
+//! PNG plots: training curves, the paper's Figure 4 layout, metric vs FPS, and the analysis
+//! figures of finished runs (confusion matrix, Figures 10a and 11).
 //!
 //! Text is drawn with a bundled copy of DejaVu Sans (see `assets/`), registered with
 //! plotters on first use, so no system font is needed at run time.
@@ -12,15 +13,25 @@
 //! * `curves.rs`: [`line_chart`], [`curves_grid`] (training curves);
 //! * `figure.rs`: [`diffres_figure`] (the paper's Figure 4 for one clip);
 //! * `experiment.rs`: [`experiment_plot`] (metric vs FPS from an experiment table);
+//! * `analysis.rs`: [`confusion_matrix_figure`], [`per_class_change_figure`] (Figure 10a,
+//!   with [`per_class_changes`] computing what it draws) and [`warp_matrix_figure`]
+//!   (Figure 11); unlike the others these reject inconsistent input with
+//!   [`ReportError::InvalidInput`](crate::ReportError::InvalidInput);
 //! * `colormap.rs`: [`colormap()`] (viridis and magma for the heatmaps);
 //! * `style.rs`: sizes, font, palette and the axis, legend and "no data" helpers they share.
 
+mod analysis;
 mod colormap;
 mod curves;
 mod experiment;
 mod figure;
 mod style;
 
+pub use analysis::{
+    confusion_matrix_figure, per_class_change_figure, per_class_changes, short_name,
+    warp_matrix_figure, PerClassChange, PerClassChanges, MAX_ANNOTATED_CLASSES, MAX_NAMED_CLASSES,
+    MAX_NAME_CHARS,
+};
 pub use colormap::{colormap, Colormap};
 pub use curves::{curves_grid, curves_grid_with_x_label, line_chart, Panel};
 pub use experiment::experiment_plot;

@@ -21,6 +21,12 @@ pub(super) const CURVES_GRID_SIZE: (u32, u32) = (1400, 900);
 pub(super) const DIFFRES_FIGURE_SIZE: (u32, u32) = (1200, 1000);
 /// [`super::experiment_plot`].
 pub(super) const EXPERIMENT_PLOT_SIZE: (u32, u32) = (900, 550);
+/// [`super::confusion_matrix_figure`].
+pub(super) const CONFUSION_MATRIX_SIZE: (u32, u32) = (1000, 900);
+/// [`super::per_class_change_figure`].
+pub(super) const PER_CLASS_CHANGE_SIZE: (u32, u32) = (1200, 650);
+/// [`super::warp_matrix_figure`].
+pub(super) const WARP_MATRIX_SIZE: (u32, u32) = (1000, 700);
 
 /// Height of the x tick-label area of a single chart.
 pub(super) const X_LABEL_AREA: u32 = 48;
@@ -43,9 +49,9 @@ const NOTE_TITLE_PT: u32 = 20;
 /// The "no data" note itself.
 pub(super) const NOTE_PT: u32 = 18;
 /// Axis descriptions of a single chart.
-const AXIS_DESC_PT: u32 = 16;
+pub(super) const AXIS_DESC_PT: u32 = 16;
 /// Tick labels and legend entries of a single chart.
-const LABEL_PT: u32 = 14;
+pub(super) const LABEL_PT: u32 = 14;
 /// Captions of the stacked panels of [`super::diffres_figure`].
 pub(super) const PANEL_CAPTION_PT: u32 = 17;
 /// Axis descriptions of those panels.
