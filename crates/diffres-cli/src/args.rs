@@ -12,6 +12,7 @@ use diffres_data::Format;
 use diffres_models::{ClassifierHead, ClassifierKind};
 use diffres_train::batch::MixupDomain;
 use diffres_train::config::{Balance, DEFAULT_SEED};
+use diffres_train::filterbank::FilterbankKind;
 use diffres_train::loss::LossKind;
 use diffres_train::model::ComputeDevice;
 use diffres_train::predict::DEFAULT_TOP_K;
@@ -153,6 +154,11 @@ pub(crate) struct TrainOpts {
     /// the authors' DiffRes recipes compute them).
     #[arg(long, default_value_t = defaults().features)]
     pub(crate) features: FeatureKind,
+    /// Filterbank: mel (the fixed features above) or one learned from the waveform with the
+    /// model: tdfbank (time-domain filterbanks), sincnet or leaf, --mels filters at --hop-ms,
+    /// initialised on the mel scale; any --frontend follows it (leaf + diffres).
+    #[arg(long, default_value_t = defaults().filterbank)]
+    pub(crate) filterbank: FilterbankKind,
     /// Normalise the features as PSLA does, (x - MEAN) / (2 STD): MEAN,STD of the dataset
     /// (e.g. -4.2677393,4.5689974, PSLA's AudioSet values), auto (the mean and standard
     /// deviation of the training clips' features, measured when the run starts and saved in
@@ -441,6 +447,17 @@ pub(crate) struct ExperimentArgs {
     /// Output frames per second at every hop of --hops-ms.
     #[arg(long, default_value_t = diffres_train::hops::TABLE2_FPS)]
     pub(crate) fps: f64,
+    /// Run the paper's Table 3 instead of the grid: one column per filterbank (e.g.
+    /// mel,tdfbank,sincnet,leaf; each with the identity front end at --hop-ms) and a
+    /// Mel+DiffRes column at the same frame rate (see --diffres-hop-ms). Writes table3.md,
+    /// table3.csv and table3.png. The paper's setting: --model efficientnet-b0 --mels 40,
+    /// no SpecAugment or mixup.
+    #[arg(long)]
+    pub(crate) filterbanks: Option<String>,
+    /// Table 3's Mel+DiffRes column: DiffRes on a mel spectrogram of this finer hop, keeping
+    /// the frame rate of --hop-ms (6 ms: 40% of the frames removed); 0 leaves the column out.
+    #[arg(long, default_value_t = diffres_train::table3::DEFAULT_DIFFRES_HOP_MS)]
+    pub(crate) diffres_hop_ms: f32,
     /// Seeds per cell (seed, seed+1, ...).
     #[arg(long, default_value_t = 3)]
     pub(crate) seeds: usize,
@@ -510,6 +527,7 @@ impl TrainOpts {
             hop_ms: self.hop_ms,
             mels: self.mels,
             features: self.features,
+            filterbank: self.filterbank,
             normalize: match self.normalize {
                 Some(NormalizeArg::Fixed(n)) => Some(n),
                 _ => None,

@@ -170,6 +170,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                     &[(run.info.config.frontend.to_string(), run_dir.clone())],
                     &a.out,
                 )?);
+                written.extend(diffres_train::visualize::filterbank_figure(&run, &a.out)?);
                 let confusion = diffres_train::analysis_figures::confusion_figures(
                     run_dir,
                     &run.info.classes,
@@ -230,6 +231,32 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                         .with_context(|| format!("--reductions: '{s}' is not a number"))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            if let Some(list) = &a.filterbanks {
+                if a.ablations || a.cv || a.hops_ms.is_some() {
+                    bail!(
+                        "--filterbanks runs Table 3 alone: leave out --ablations, --cv and --hops-ms"
+                    );
+                }
+                let filterbanks = list
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| s.parse::<diffres_train::filterbank::FilterbankKind>())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let spec = diffres_train::table3::FilterbankSpec {
+                    base,
+                    filterbanks,
+                    diffres_hop_ms: (a.diffres_hop_ms > 0.0).then_some(a.diffres_hop_ms),
+                    seeds: a.seeds,
+                    out: a.out.clone(),
+                };
+                let reporter = Console::new(!a.opts.quiet).shared();
+                let cache = a.opts.cache();
+                let table =
+                    diffres_train::table3::run_filterbanks(&spec, cache.as_deref(), &reporter)?;
+                println!("{table}");
+                println!("written: {}", a.out.join("table3.md").display());
+                return Ok(());
+            }
             if let Some(hops) = &a.hops_ms {
                 if a.ablations || a.cv {
                     bail!("--hops-ms runs Table 2 alone: leave out --ablations and --cv");

@@ -82,9 +82,9 @@ pub mod table;
 pub use fps::nominal_fps;
 pub use metrics::{evaluate_multi_label, evaluate_single_label, Evaluation, TaskKind};
 pub use plot::{
-    confusion_matrix_figure, curves_grid, diffres_figure, experiment_plot, line_chart,
-    per_class_change_figure, per_class_changes, warp_matrix_figure, DiffResFigure, Panel,
-    PerClassChange, PerClassChanges,
+    bar_chart, confusion_matrix_figure, curves_grid, diffres_figure, experiment_plot,
+    filter_responses_figure, line_chart, per_class_change_figure, per_class_changes,
+    warp_matrix_figure, Bar, DiffResFigure, Panel, PerClassChange, PerClassChanges,
 };
 pub use results::{load_results, RunResults};
 pub use table::{CellStats, ExperimentTable, TableRow};

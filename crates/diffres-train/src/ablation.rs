@@ -11,9 +11,9 @@ use diffres_report::{CellStats, Panel};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::grid::{run_grid, seed_dir, GridRun};
 use crate::reporter::SharedReporter;
 use crate::run::{read_json, write_atomic, RunDir, RunResults, TrainState};
-use crate::trainer::{train, TrainOptions};
 
 /// The reduction of the paper's ablation study (10 ms hop, 25 FPS).
 pub const ABLATION_REDUCTION: f64 = 0.75;
@@ -103,7 +103,7 @@ impl AblationSpec {
                     seed,
                     ..ablation.apply(&self.base)
                 };
-                let dir = self.out.join(ablation.name).join(format!("seed-{seed}"));
+                let dir = seed_dir(&self.out.join(ablation.name), seed);
                 cells.push((ablation, seed, dir, cfg));
             }
         }
@@ -121,23 +121,16 @@ pub fn run_ablations(
     cache: Option<&Path>,
     reporter: &SharedReporter,
 ) -> Result<String> {
-    let cells = spec.cells()?;
-    for (i, (ablation, seed, dir, cfg)) in cells.iter().enumerate() {
-        let progress = format!("[{}/{}] {} seed {seed}", i + 1, cells.len(), ablation.name);
-        if RunDir::new(dir).results().is_file() {
-            reporter.info(&format!("{progress} (done)"));
-            continue;
-        }
-        reporter.info(&progress);
-        let opts = TrainOptions {
-            out: dir.clone(),
-            resume: true,
-            cache_dir: cache.map(Path::to_path_buf),
-            reporter: reporter.clone(),
-            stop_after: None,
-        };
-        train(cfg, &opts)?;
-    }
+    let runs: Vec<GridRun> = spec
+        .cells()?
+        .into_iter()
+        .map(|(ablation, seed, dir, config)| GridRun {
+            dir,
+            config,
+            label: format!("{} seed {seed}", ablation.name),
+        })
+        .collect();
+    run_grid(&runs, cache, reporter)?;
     write_ablation_report(spec)
 }
 
@@ -158,11 +151,7 @@ fn load_setups(spec: &AblationSpec) -> Result<Vec<SetupRuns>> {
             curves: Vec::new(),
         };
         for s in 0..spec.seeds as u64 {
-            let dir = RunDir::new(
-                spec.out
-                    .join(ablation.name)
-                    .join(format!("seed-{}", spec.base.seed + s)),
-            );
+            let dir = RunDir::new(seed_dir(&spec.out.join(ablation.name), spec.base.seed + s));
             if !dir.results().is_file() {
                 continue;
             }

@@ -7,9 +7,9 @@ use diffres_report::{experiment_plot, load_results, ExperimentTable};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::grid::{run_grid, seed_dir, GridRun};
 use crate::reporter::SharedReporter;
-use crate::run::{write_atomic, RunDir};
-use crate::trainer::{train, TrainOptions};
+use crate::run::write_atomic;
 
 /// A grid of runs.
 #[derive(Clone, Debug)]
@@ -73,7 +73,7 @@ impl ExperimentSpec {
                 frontend: FrontEndKind::Identity,
                 reduction: 0.0,
                 seed,
-                dir: self.out.join("identity").join(format!("seed-{seed}")),
+                dir: seed_dir(&self.out.join("identity"), seed),
             });
             for &reduction in &self.reductions {
                 for &frontend in &reduced {
@@ -81,10 +81,10 @@ impl ExperimentSpec {
                         frontend,
                         reduction,
                         seed,
-                        dir: self
-                            .out
-                            .join(format!("{}-{}", frontend.name(), reduction))
-                            .join(format!("seed-{seed}")),
+                        dir: seed_dir(
+                            &self.out.join(format!("{}-{}", frontend.name(), reduction)),
+                            seed,
+                        ),
                     });
                 }
             }
@@ -159,35 +159,19 @@ pub fn run_experiment(
     cache: Option<&Path>,
     reporter: &SharedReporter,
 ) -> Result<ExperimentTable> {
-    let cells = spec.cells()?;
-    for (i, cell) in cells.iter().enumerate() {
-        let dir = RunDir::new(&cell.dir);
-        if dir.results().is_file() {
-            reporter.info(&format!(
-                "[{}/{}] {} (done)",
-                i + 1,
-                cells.len(),
-                cell.dir.display()
-            ));
-            continue;
-        }
-        reporter.info(&format!(
-            "[{}/{}] {} reduction {} seed {}",
-            i + 1,
-            cells.len(),
-            cell.frontend,
-            cell.reduction,
-            cell.seed
-        ));
-        let opts = TrainOptions {
-            out: cell.dir.clone(),
-            resume: true,
-            cache_dir: cache.map(Path::to_path_buf),
-            reporter: reporter.clone(),
-            stop_after: None,
-        };
-        train(&spec.config(cell), &opts)?;
-    }
+    let runs: Vec<GridRun> = spec
+        .cells()?
+        .iter()
+        .map(|cell| GridRun {
+            dir: cell.dir.clone(),
+            config: spec.config(cell),
+            label: format!(
+                "{} reduction {} seed {}",
+                cell.frontend, cell.reduction, cell.seed
+            ),
+        })
+        .collect();
+    run_grid(&runs, cache, reporter)?;
     write_table(&spec.out)
 }
 

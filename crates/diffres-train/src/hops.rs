@@ -11,9 +11,9 @@ use diffres_report::{line_chart, CellStats};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::grid::{run_grid, seed_dir, seed_results, GridRun};
 use crate::reporter::SharedReporter;
-use crate::run::{read_json, write_atomic, RunDir, RunResults};
-use crate::trainer::{train, TrainOptions};
+use crate::run::{write_atomic, RunResults};
 
 /// The paper's Table 2 frame rate.
 pub const TABLE2_FPS: f64 = 100.0;
@@ -116,34 +116,21 @@ impl HopSpec {
 /// Invalid columns, the first failing run, or report errors.
 pub fn run_hops(spec: &HopSpec, cache: Option<&Path>, reporter: &SharedReporter) -> Result<String> {
     let columns = spec.columns()?;
-    let total = columns.len() * spec.seeds;
-    let mut i = 0;
+    let mut runs = Vec::new();
     for column in &columns {
         for s in 0..spec.seeds as u64 {
-            i += 1;
             let seed = spec.base.seed + s;
-            let dir = column.dir.join(format!("seed-{seed}"));
-            let progress = format!(
-                "[{i}/{total}] hop {} ms, {} at reduction {}, seed {seed}",
-                column.hop_ms, column.frontend, column.reduction
-            );
-            if RunDir::new(&dir).results().is_file() {
-                reporter.info(&format!("{progress} (done)"));
-                continue;
-            }
-            reporter.info(&progress);
-            let cfg = spec.config(column, seed);
-            cfg.validate()?;
-            let opts = TrainOptions {
-                out: dir,
-                resume: true,
-                cache_dir: cache.map(Path::to_path_buf),
-                reporter: reporter.clone(),
-                stop_after: None,
-            };
-            train(&cfg, &opts)?;
+            runs.push(GridRun {
+                dir: seed_dir(&column.dir, seed),
+                config: spec.config(column, seed),
+                label: format!(
+                    "hop {} ms, {} at reduction {}, seed {seed}",
+                    column.hop_ms, column.frontend, column.reduction
+                ),
+            });
         }
     }
+    run_grid(&runs, cache, reporter)?;
     write_hop_table(spec, &columns)
 }
 
@@ -158,14 +145,7 @@ fn percent(reduction: f64) -> String {
 pub fn write_hop_table(spec: &HopSpec, columns: &[HopColumn]) -> Result<String> {
     let mut cells: Vec<(Vec<RunResults>, Option<CellStats>)> = Vec::new();
     for column in columns {
-        let mut results = Vec::new();
-        for s in 0..spec.seeds as u64 {
-            let path =
-                RunDir::new(column.dir.join(format!("seed-{}", spec.base.seed + s))).results();
-            if path.is_file() {
-                results.push(read_json::<RunResults>(&path)?);
-            }
-        }
+        let results = seed_results(&column.dir, spec.base.seed, spec.seeds)?;
         let values: Vec<f64> = results.iter().filter_map(|r| r.test_metric).collect();
         let stats = CellStats::from_values(&values);
         cells.push((results, stats));

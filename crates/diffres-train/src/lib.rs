@@ -26,6 +26,7 @@ pub mod error;
 pub mod experiment;
 pub mod export;
 pub mod filterbank;
+pub mod grid;
 pub mod hops;
 pub mod inference;
 pub mod init;
@@ -39,6 +40,7 @@ pub mod reporter;
 pub mod run;
 pub mod schedule;
 pub mod steps;
+pub mod table3;
 pub mod trainer;
 pub mod visualize;
 

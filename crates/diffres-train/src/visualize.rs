@@ -9,8 +9,10 @@ use burn::prelude::*;
 use diffres_report::{line_chart, DiffResFigure};
 
 use crate::error::{io_err, Result, TrainError};
+use crate::filterbank::LearnedFilterbank;
 use crate::inference::{full_features, LoadedRun};
 use crate::run::EpochMetrics;
+use diffres_audio::LogMelSpec;
 
 fn rows(values: Vec<f32>, width: usize) -> Vec<Vec<f32>> {
     values.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
@@ -86,7 +88,7 @@ pub fn visualize_files(
         for warning in &features.warnings {
             reporter.warn(&warning.to_string());
         }
-        let spec = features.spec;
+        let spec = frontend_input(run, features.spec)?;
         let (start, end) = span.frames(spec.frames, hop)?;
         let frames = end - start;
         let data = spec.data[start * mels..end * mels].to_vec();
@@ -163,6 +165,60 @@ pub fn visualize_files(
         }
     }
     Ok(written)
+}
+
+/// What the temporal front end sees of a file: its features, or for a learnable filterbank
+/// the filterbank's output of its waveform (`[frames][filters]` at the hop).
+fn frontend_input(run: &LoadedRun, spec: LogMelSpec) -> Result<LogMelSpec> {
+    let Some(fb) = &run.model.filterbank else {
+        return Ok(spec);
+    };
+    let x = Tensor::<2>::from_data(TensorData::new(spec.data, [1, spec.frames]), &run.device);
+    let features = fb.forward(x)?;
+    let [_, frames, filters] = features.dims();
+    Ok(LogMelSpec {
+        frames,
+        n_mels: filters,
+        data: diffres::host::read_f32(&features),
+    })
+}
+
+/// Frequency bins of [`filterbank_figure`], from 0 to the Nyquist frequency.
+pub const FILTER_RESPONSE_BINS: usize = 257;
+
+/// Writes `filters.png` into `out` for a run with a learnable filterbank: every filter's
+/// magnitude response, the mel initialisation (a fresh filterbank of the run's geometry)
+/// beside the learned filters; `None` for a run on fixed features.
+///
+/// # Errors
+/// Filterbank or plotting errors.
+pub fn filterbank_figure(run: &LoadedRun, out: &Path) -> Result<Option<PathBuf>> {
+    let Some(learned) = &run.model.filterbank else {
+        return Ok(None);
+    };
+    let cfg = &run.info.config;
+    let initial =
+        LearnedFilterbank::new(cfg.filterbank, cfg.filterbank_geometry(), &run.device)?
+            .ok_or_else(|| TrainError::Config("the run's filterbank is not learnable".into()))?;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let path = out.join("filters.png");
+    let panels = vec![
+        (
+            "initialisation (mel scale)".to_string(),
+            initial.magnitude_responses(FILTER_RESPONSE_BINS),
+        ),
+        (
+            "learned".to_string(),
+            learned.magnitude_responses(FILTER_RESPONSE_BINS),
+        ),
+    ];
+    let title = format!(
+        "{}: {} filters, frequency responses",
+        cfg.filterbank.label(),
+        cfg.mels
+    );
+    diffres_report::filter_responses_figure(&path, &title, cfg.sample_rate as f64, &panels)?;
+    Ok(Some(path))
 }
 
 /// Draws the warp matrix of the first (only) clip of `plan`, `frames` input frames at `hop`

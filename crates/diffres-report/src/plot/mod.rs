@@ -17,14 +17,18 @@
 //!   with [`per_class_changes`] computing what it draws) and [`warp_matrix_figure`]
 //!   (Figure 11); unlike the others these reject inconsistent input with
 //!   [`ReportError::InvalidInput`](crate::ReportError::InvalidInput);
+//! * `bars.rs`: [`bar_chart`] (one metric per column, e.g. Table 3);
+//! * `filters.rs`: [`filter_responses_figure`] (a learnable filterbank's filters);
 //! * `colormap.rs`: [`colormap()`] (viridis and magma for the heatmaps);
 //! * `style.rs`: sizes, font, palette and the axis, legend and "no data" helpers they share.
 
 mod analysis;
+mod bars;
 mod colormap;
 mod curves;
 mod experiment;
 mod figure;
+mod filters;
 mod style;
 
 pub use analysis::{
@@ -32,10 +36,12 @@ pub use analysis::{
     warp_matrix_figure, PerClassChange, PerClassChanges, MAX_ANNOTATED_CLASSES, MAX_NAMED_CLASSES,
     MAX_NAME_CHARS,
 };
+pub use bars::{bar_chart, Bar};
 pub use colormap::{colormap, Colormap};
 pub use curves::{curves_grid, curves_grid_with_x_label, line_chart, Panel};
 pub use experiment::experiment_plot;
 pub use figure::{diffres_figure, DiffResFigure};
+pub use filters::{filter_responses_figure, relative_db, RESPONSE_FLOOR_DB};
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,10 @@ pub(super) const CONFUSION_MATRIX_SIZE: (u32, u32) = (1000, 900);
 pub(super) const PER_CLASS_CHANGE_SIZE: (u32, u32) = (1200, 650);
 /// [`super::warp_matrix_figure`].
 pub(super) const WARP_MATRIX_SIZE: (u32, u32) = (1000, 700);
+/// Size of [`super::bar_chart`].
+pub(super) const BAR_CHART_SIZE: (u32, u32) = (900, 550);
+/// Size of [`super::filter_responses_figure`].
+pub(super) const FILTER_RESPONSES_SIZE: (u32, u32) = (1400, 600);
 
 /// Height of the x tick-label area of a single chart.
 pub(super) const X_LABEL_AREA: u32 = 48;

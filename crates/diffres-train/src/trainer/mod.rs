@@ -401,7 +401,9 @@ fn test_results(
         evaluated_on: if test_idx.is_empty() { "none" } else { "test" }.to_string(),
         best_val_metric: state.best_metric,
         best_epoch: state.best_epoch,
-        frontend_params: diffres::trainable_params(&evaluated.frontend),
+        // The learnable filterbank belongs to the front end (the paper's Table 3 counts it).
+        frontend_params: diffres::trainable_params(&evaluated.filterbank)
+            + diffres::trainable_params(&evaluated.frontend),
         classifier_params: diffres::trainable_params(&evaluated.classifier),
         frames_in: Some(cfg.frames_of_rows(data.frames)),
         frames_out: Some(frames_out),

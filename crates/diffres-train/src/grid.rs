@@ -1,0 +1,68 @@
+//! Running a grid of trainings (Table 1, Table 2, Table 3, Figure 8): every run in order, each
+//! in its own folder, finished runs skipped and interrupted ones resumed, so a killed grid
+//! started again continues where it stopped with the same numbers.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::TrainConfig;
+use crate::error::Result;
+use crate::reporter::SharedReporter;
+use crate::run::{read_json, RunDir, RunResults};
+use crate::trainer::{train, TrainOptions};
+
+/// One run of a grid.
+#[derive(Clone, Debug)]
+pub struct GridRun {
+    /// Its run folder.
+    pub dir: PathBuf,
+    /// What it trains.
+    pub config: TrainConfig,
+    /// How progress lines name it, e.g. `hop 6 ms, diffres at reduction 0.4, seed 1`.
+    pub label: String,
+}
+
+/// Runs (or finishes) every run in order, with a `[i/n] label` progress line each; a run
+/// with `results.json` is skipped, one with `state.json` resumed.
+///
+/// # Errors
+/// The first failing run.
+pub fn run_grid(runs: &[GridRun], cache: Option<&Path>, reporter: &SharedReporter) -> Result<()> {
+    for (i, run) in runs.iter().enumerate() {
+        let progress = format!("[{}/{}] {}", i + 1, runs.len(), run.label);
+        if RunDir::new(&run.dir).results().is_file() {
+            reporter.info(&format!("{progress} (done)"));
+            continue;
+        }
+        reporter.info(&progress);
+        let opts = TrainOptions {
+            out: run.dir.clone(),
+            resume: true,
+            cache_dir: cache.map(Path::to_path_buf),
+            reporter: reporter.clone(),
+            stop_after: None,
+        };
+        train(&run.config, &opts)?;
+    }
+    Ok(())
+}
+
+/// The folder of seed `seed`'s run under a cell's folder: `dir/seed-S`.
+pub fn seed_dir(dir: &Path, seed: u64) -> PathBuf {
+    dir.join(format!("seed-{seed}"))
+}
+
+/// The `results.json` of the finished runs of seeds `first_seed..first_seed + seeds` under
+/// `dir` (unfinished ones are left out).
+///
+/// # Errors
+/// A malformed `results.json`.
+pub fn seed_results(dir: &Path, first_seed: u64, seeds: usize) -> Result<Vec<RunResults>> {
+    let mut results = Vec::new();
+    for s in 0..seeds as u64 {
+        let path = RunDir::new(seed_dir(dir, first_seed + s)).results();
+        if path.is_file() {
+            results.push(read_json::<RunResults>(&path)?);
+        }
+    }
+    Ok(results)
+}
