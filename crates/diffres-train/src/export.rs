@@ -69,14 +69,22 @@ pub fn export_run(run: &LoadedRun, out: &Path) -> Result<Exported> {
             cfg.model
         )),
     }
+    if cfg.filterbank.is_learned() {
+        notes.push(format!(
+            "the learnable filterbank ({}) has no PyTorch reference layout here: not exported",
+            cfg.filterbank.label()
+        ));
+    }
+    // The frames DiffRes sees (after a learnable filterbank, the run's rows are samples).
+    let frames = cfg.frames_of_rows(run.info.frames);
     match &run.model.frontend {
         FrontEnd::DiffRes(layer) => {
-            let (t, c) = pydiffres::export(layer, run.info.frames)?;
+            let (t, c) = pydiffres::export(layer, frames)?;
             tensors.extend(t);
             counters.extend(c);
             frontend = Some(format!(
-                "pydiffres DiffRes(in_t_dim={}, in_f_dim={}, dimension_reduction_rate={})",
-                run.info.frames, cfg.mels, cfg.reduction
+                "pydiffres DiffRes(in_t_dim={frames}, in_f_dim={}, dimension_reduction_rate={})",
+                cfg.mels, cfg.reduction
             ));
             if cfg.score_norm != ScoreNormalization::Reference {
                 notes.push(format!(
