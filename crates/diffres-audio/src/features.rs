@@ -264,11 +264,20 @@ impl FeatureExtractor {
     fn spectrogram(&self, samples: &[f32]) -> Result<LogMelSpec> {
         match (&self.kaldi, self.cfg.kind) {
             (Some(kaldi), _) => kaldi.log_fbank(samples),
-            (None, FeatureKind::Waveform) => Ok(LogMelSpec {
-                frames: samples.len(),
-                n_mels: 1,
-                data: samples.to_vec(),
-            }),
+            (None, FeatureKind::Waveform) => {
+                // As the spectrograms: no empty or non-finite signal reaches a model.
+                if samples.is_empty() {
+                    return Err(AudioError::EmptySignal);
+                }
+                if let Some(index) = samples.iter().position(|s| !s.is_finite()) {
+                    return Err(AudioError::NonFinite { index });
+                }
+                Ok(LogMelSpec {
+                    frames: samples.len(),
+                    n_mels: 1,
+                    data: samples.to_vec(),
+                })
+            }
             (None, _) => self.mel.log_mel(samples),
         }
     }

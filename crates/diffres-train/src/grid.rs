@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use diffres_report::CellStats;
+
 use crate::config::TrainConfig;
 use crate::error::Result;
 use crate::reporter::SharedReporter;
@@ -65,4 +67,52 @@ pub fn seed_results(dir: &Path, first_seed: u64, seeds: usize) -> Result<Vec<Run
         }
     }
     Ok(results)
+}
+
+/// A table column's finished runs (one per seed) and the statistics of their test metric.
+#[derive(Clone, Debug, Default)]
+pub struct ColumnRuns {
+    /// The runs' `results.json`.
+    pub results: Vec<RunResults>,
+    /// Mean and standard deviation of their test metric (`None`: none finished with one).
+    pub stats: Option<CellStats>,
+}
+
+impl ColumnRuns {
+    /// The finished runs of seeds `first_seed..first_seed + seeds` under `dir`.
+    ///
+    /// # Errors
+    /// A malformed `results.json`.
+    pub fn load(dir: &Path, first_seed: u64, seeds: usize) -> Result<Self> {
+        let results = seed_results(dir, first_seed, seeds)?;
+        let values: Vec<f64> = results.iter().filter_map(|r| r.test_metric).collect();
+        let stats = CellStats::from_values(&values);
+        Ok(Self { results, stats })
+    }
+
+    /// The cell of a Markdown table, in percent: `93.3 ± 0.4` over several seeds, `93.3` for
+    /// one, `-` for none.
+    pub fn cell(&self) -> String {
+        match self.stats {
+            Some(s) if self.results.len() > 1 => {
+                format!("{:.1} ± {:.1}", 100.0 * s.mean, 100.0 * s.std)
+            }
+            Some(s) => format!("{:.1}", 100.0 * s.mean),
+            None => "-".into(),
+        }
+    }
+}
+
+/// The primary metric's name of a table's runs (`accuracy`, `mAP`), `metric` without a run.
+pub fn metric_name(columns: &[ColumnRuns]) -> String {
+    columns
+        .iter()
+        .find_map(|c| c.results.first().map(|r| r.metric.clone()))
+        .unwrap_or_else(|| "metric".into())
+}
+
+/// A dataset's name in a table: its folder's (or manifest's) name.
+pub fn dataset_name(data: &Path) -> String {
+    data.file_name()
+        .map_or("dataset".into(), |n| n.to_string_lossy().into_owned())
 }

@@ -7,13 +7,13 @@
 use std::path::{Path, PathBuf};
 
 use diffres::FrontEndKind;
-use diffres_report::{line_chart, CellStats};
+use diffres_report::line_chart;
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::grid::{run_grid, seed_dir, seed_results, GridRun};
+use crate::grid::{dataset_name, metric_name, run_grid, seed_dir, ColumnRuns, GridRun};
 use crate::reporter::SharedReporter;
-use crate::run::{write_atomic, RunResults};
+use crate::run::write_atomic;
 
 /// The paper's Table 2 frame rate.
 pub const TABLE2_FPS: f64 = 100.0;
@@ -143,22 +143,12 @@ fn percent(reduction: f64) -> String {
 /// # Errors
 /// Malformed results, plotting or I/O errors.
 pub fn write_hop_table(spec: &HopSpec, columns: &[HopColumn]) -> Result<String> {
-    let mut cells: Vec<(Vec<RunResults>, Option<CellStats>)> = Vec::new();
-    for column in columns {
-        let results = seed_results(&column.dir, spec.base.seed, spec.seeds)?;
-        let values: Vec<f64> = results.iter().filter_map(|r| r.test_metric).collect();
-        let stats = CellStats::from_values(&values);
-        cells.push((results, stats));
-    }
-    let metric = cells
+    let cells = columns
         .iter()
-        .find_map(|(r, _)| r.first().map(|r| r.metric.clone()))
-        .unwrap_or_else(|| "metric".into());
-    let dataset = spec
-        .base
-        .data
-        .file_name()
-        .map_or("dataset".into(), |n| n.to_string_lossy().into_owned());
+        .map(|c| ColumnRuns::load(&c.dir, spec.base.seed, spec.seeds))
+        .collect::<Result<Vec<_>>>()?;
+    let metric = metric_name(&cells);
+    let dataset = dataset_name(&spec.base.data);
     let fps = if spec.fps.fract() == 0.0 {
         format!("{:.0}", spec.fps)
     } else {
@@ -172,19 +162,14 @@ pub fn write_hop_table(spec: &HopSpec, columns: &[HopColumn]) -> Result<String> 
     let mut csv = format!(
         "hop_ms,fps,reduction,frontend,frames_in,frames_out,{metric}_mean,{metric}_std,runs\n"
     );
-    for (column, (results, stats)) in columns.iter().zip(&cells) {
+    for (column, runs) in columns.iter().zip(&cells) {
+        let (results, stats) = (&runs.results, runs.stats);
         md += &format!(" {} ms |", column.hop_ms);
         rule += "---:|";
         fps_row += &format!(" {fps} ({}) |", percent(column.reduction));
         let frames_in = results.first().and_then(|r| r.frames_in);
         frames_row += &format!(" {} |", frames_in.map_or("-".into(), |f| f.to_string()));
-        value_row += &match stats {
-            Some(s) if results.len() > 1 => {
-                format!(" {:.1} ± {:.1} |", 100.0 * s.mean, 100.0 * s.std)
-            }
-            Some(s) => format!(" {:.1} |", 100.0 * s.mean),
-            None => " - |".into(),
-        };
+        value_row += &format!(" {} |", runs.cell());
         csv += &format!(
             "{},{},{},{},{},{},{},{},{}\n",
             column.hop_ms,
@@ -207,7 +192,7 @@ pub fn write_hop_table(spec: &HopSpec, columns: &[HopColumn]) -> Result<String> 
     let points: Vec<(f64, f64)> = columns
         .iter()
         .zip(&cells)
-        .filter_map(|(c, (_, s))| s.map(|s| (c.hop_ms as f64, 100.0 * s.mean)))
+        .filter_map(|(c, runs)| runs.stats.map(|s| (c.hop_ms as f64, 100.0 * s.mean)))
         .collect();
     line_chart(
         &spec.out.join("table2.png"),

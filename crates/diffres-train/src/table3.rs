@@ -13,14 +13,14 @@
 use std::path::{Path, PathBuf};
 
 use diffres::FrontEndKind;
-use diffres_report::{bar_chart, Bar, CellStats};
+use diffres_report::{bar_chart, Bar};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::filterbank::FilterbankKind;
-use crate::grid::{run_grid, seed_dir, seed_results, GridRun};
+use crate::grid::{dataset_name, metric_name, run_grid, seed_dir, ColumnRuns, GridRun};
 use crate::reporter::SharedReporter;
-use crate::run::{write_atomic, RunResults};
+use crate::run::write_atomic;
 
 /// The Mel+DiffRes column's hop by default (Table 2's first hop below 10 ms).
 pub const DEFAULT_DIFFRES_HOP_MS: f32 = 6.0;
@@ -171,22 +171,12 @@ pub fn write_filterbank_table(
     spec: &FilterbankSpec,
     columns: &[FilterbankColumn],
 ) -> Result<String> {
-    let mut cells: Vec<(Vec<RunResults>, Option<CellStats>)> = Vec::new();
-    for column in columns {
-        let results = seed_results(&column.dir, spec.base.seed, spec.seeds)?;
-        let values: Vec<f64> = results.iter().filter_map(|r| r.test_metric).collect();
-        let stats = CellStats::from_values(&values);
-        cells.push((results, stats));
-    }
-    let metric = cells
+    let cells = columns
         .iter()
-        .find_map(|(r, _)| r.first().map(|r| r.metric.clone()))
-        .unwrap_or_else(|| "metric".into());
-    let dataset = spec
-        .base
-        .data
-        .file_name()
-        .map_or("dataset".into(), |n| n.to_string_lossy().into_owned());
+        .map(|c| ColumnRuns::load(&c.dir, spec.base.seed, spec.seeds))
+        .collect::<Result<Vec<_>>>()?;
+    let metric = metric_name(&cells);
+    let dataset = dataset_name(&spec.base.data);
     let mut header = String::from("| |");
     let mut rule = String::from("|---|");
     let mut params_row = String::from("| Parameters |");
@@ -196,7 +186,8 @@ pub fn write_filterbank_table(
         "column,filterbank,frontend,hop_ms,reduction,fps,frontend_params,{metric}_mean,{metric}_std,runs\n"
     );
     let mut bars = Vec::new();
-    for (column, (results, stats)) in columns.iter().zip(&cells) {
+    for (column, runs) in columns.iter().zip(&cells) {
+        let (results, stats) = (&runs.results, runs.stats);
         header += &format!(" {} |", column.label);
         rule += "---:|";
         let params = results.first().map(|r| r.frontend_params);
@@ -207,13 +198,7 @@ pub fn write_filterbank_table(
             column.hop_ms,
             100.0 * column.reduction
         );
-        value_row += &match stats {
-            Some(s) if results.len() > 1 => {
-                format!(" {:.1} ± {:.1} |", 100.0 * s.mean, 100.0 * s.std)
-            }
-            Some(s) => format!(" {:.1} |", 100.0 * s.mean),
-            None => " - |".into(),
-        };
+        value_row += &format!(" {} |", runs.cell());
         csv += &format!(
             "{},{},{},{},{},{},{},{},{},{}\n",
             column.label,

@@ -150,6 +150,10 @@ pub fn visualize_files(
             hop_seconds: hop,
             score,
             input,
+            input_name: match run.info.config.filterbank {
+                crate::filterbank::FilterbankKind::Mel => String::new(),
+                fb => format!("{} features", fb.label()),
+            },
             // The mean channel (the max where an ablation keeps only that).
             output_mean: read(layout.and_then(|l| l.mean()).unwrap_or(0)),
             output_extent: extent,

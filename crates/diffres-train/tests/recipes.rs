@@ -18,7 +18,7 @@ use diffres_train::trainer::step::augmented_batch;
 use diffres_train::{train, RunDir, TrainConfig, TrainError};
 
 mod common;
-use common::{options, serial, tiny_config};
+use common::{options, recorded_numbers, serial, tiny_config};
 
 /// Every option a recipe sets, on the tiny dataset.
 fn recipe_like_config() -> TrainConfig {
@@ -118,21 +118,6 @@ fn waveform_mixup_gives_the_features_of_the_mixed_waveforms() {
     }
 }
 
-/// The lines of a JSON-lines file without the wall-clock fields.
-fn numbers(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let m = v.as_object_mut().unwrap();
-            m.remove("time_s");
-            m.remove("clips_per_s");
-            v.to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn a_run_with_every_recipe_option_averages_weights_and_resumes_to_the_same_numbers() {
     let root = tempfile::tempdir().unwrap();
@@ -179,8 +164,8 @@ fn a_run_with_every_recipe_option_averages_weights_and_resumes_to_the_same_numbe
             "kill after {kill_after}"
         );
         assert_eq!(
-            numbers(&dir.join("metrics.jsonl")),
-            numbers(&whole_dir.join("metrics.jsonl")),
+            recorded_numbers(&dir.join("metrics.jsonl")),
+            recorded_numbers(&whole_dir.join("metrics.jsonl")),
             "kill after {kill_after}"
         );
         // The averaged weights, value for value (the files also hold parameter ids, which

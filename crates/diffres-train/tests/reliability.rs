@@ -10,24 +10,10 @@ use diffres_train::run::TrainState;
 use diffres_train::{train, RunDir, TrainError};
 
 mod common;
-use common::{first_clip, options, serial, tiny_config};
+use common::{first_clip, options, recorded_numbers, serial, tiny_config};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The lines of a `metrics.jsonl` as they are written, without the wall-clock fields.
-fn recorded_numbers(path: &Path) -> Vec<String> {
-    read(path)
-        .lines()
-        .map(|line| {
-            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let m = v.as_object_mut().unwrap();
-            m.remove("time_s");
-            m.remove("clips_per_s");
-            v.to_string()
-        })
-        .collect()
 }
 
 #[test]

@@ -23,8 +23,10 @@ pub struct DiffResFigure {
     pub hop_seconds: f64,
     /// Importance score `s` of the `T` input frames.
     pub score: Vec<f32>,
-    /// Input log-mel spectrogram, `[T][F]`.
+    /// Input log-mel spectrogram (or a learnable filterbank's output), `[T][F]`.
     pub input: Vec<Vec<f32>>,
+    /// What the input is, for panel (b)'s caption; empty: "log-mel spectrogram".
+    pub input_name: String,
     /// DiffRes output, mean channel, `[t][F]`.
     pub output_mean: Vec<Vec<f32>>,
     /// Time extent of each output frame on the input axis, `[t]` of `(start, end)` in
@@ -354,7 +356,15 @@ pub fn diffres_figure(path: &Path, fig: &DiffResFigure) -> Result<()> {
     draw_heatmap(
         &areas[1],
         HeatmapSpec {
-            caption: format!("(b) Input log-mel spectrogram ({} frames)", fig.input.len()),
+            caption: format!(
+                "(b) Input {} ({} frames)",
+                if fig.input_name.is_empty() {
+                    "log-mel spectrogram"
+                } else {
+                    fig.input_name.as_str()
+                },
+                fig.input.len()
+            ),
             x_end,
             x_desc: None,
             y_desc: "mel bin",
@@ -474,6 +484,7 @@ pub(super) mod tests {
             hop_seconds: 0.01,
             score,
             input,
+            input_name: String::new(),
             output_mean,
             output_extent,
             resolution_encoding,

@@ -69,3 +69,18 @@ pub fn first_clip() -> PathBuf {
     files.sort();
     files.remove(0)
 }
+
+/// The lines of a `metrics.jsonl` as they are written, without the wall-clock fields.
+pub fn recorded_numbers(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|line| {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let m = v.as_object_mut().unwrap();
+            m.remove("time_s");
+            m.remove("clips_per_s");
+            v.to_string()
+        })
+        .collect()
+}
