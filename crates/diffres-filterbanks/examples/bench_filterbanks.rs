@@ -1,21 +1,22 @@
-//! Wall-clock cost of the three front ends on the CPU (Burn flex backend, Burn's `conv1d`).
+//! Wall-clock cost of the three front ends on the CPU (Burn flex backend), on both paths: the
+//! portable Burn operations (`conv1d`) and the fused host kernels (`diffres_filterbanks::cpu`).
 //!
-//! `cargo run --release -p diffres-filterbanks --example bench_filterbanks -- [--json]
-//! [--batch 1,8] [--seconds 1.0] [--repeats 3]`
+//! `cargo run --release --workspace --example bench_filterbanks -- [--json]
+//! [--batch 1,8] [--seconds 1.0] [--repeats 3] [--paths portable,fast] [--threads N]`
 //!
-//! Prints one line per (filterbank, batch): with `--json` one JSON object
-//! `{"filterbank", "batch", "seconds_audio", "forward_s", "train_step_s", "cpu", "threads"}`,
-//! where `forward_s` is the median forward time and `train_step_s` the median forward +
-//! backward (of the output's sum, no optimiser) on the autodiff device, in seconds: the median
-//! of `--repeats` timed calls after one warm-up (`bench/harness.rs`). Each front end is built
-//! once per device, outside the timed calls; the input is drawn inside them.
+//! Prints one line per (filterbank, batch, path): with `--json` one JSON object
+//! `{"filterbank", "batch", "path", "seconds_audio", "forward_s", "train_step_s", "cpu",
+//! "avx512", "threads"}`, where `forward_s` is the median forward time and `train_step_s` the
+//! median forward + backward (of the output's sum, no optimiser) on the autodiff device, in
+//! seconds: the median of `--repeats` timed calls after one warm-up (`bench/harness.rs`). Each
+//! front end is built once per device, outside the timed calls; the input is drawn inside them.
 
 use burn::prelude::*;
 use diffres_filterbanks::{Leaf, LeafConfig, SincNet, SincNetConfig, TdFbank, TdFbankConfig};
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
-use harness::{cpu_model, measure};
+use harness::{cpu_model, has_avx512, measure, set_threads};
 
 /// One of the three front ends, built once per device (outside the timed calls). Two of them
 /// live at a time, so the variants' sizes do not matter.
@@ -59,37 +60,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let seconds: f64 = value("--seconds").unwrap_or_else(|| "1.0".into()).parse()?;
     let repeats: u32 = value("--repeats").unwrap_or_else(|| "3".into()).parse()?;
-    let cpu = cpu_model();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = set_threads(value("--threads").map(|t| t.parse()).transpose()?);
+    let paths: Vec<String> = value("--paths")
+        .unwrap_or_else(|| "portable,fast".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let (cpu, avx512) = (cpu_model(), has_avx512());
     let samples = (seconds * 16000.0).round() as usize;
     let plain = Device::flex();
     let ad = Device::flex().autodiff();
     for name in ["tdfbank", "sincnet", "leaf"] {
         for &batch in &batches {
-            let (forward, train) = (Filterbank::new(name, &plain)?, Filterbank::new(name, &ad)?);
-            let input = |device: &Device| {
-                Tensor::<2>::random(
-                    [batch, samples],
-                    burn::tensor::Distribution::Uniform(-1.0, 1.0),
-                    device,
-                )
-            };
-            let (forward_s, _) = measure(repeats, &plain, || {
-                let y = forward.forward(input(&plain)).expect("forward");
-                let _: f32 = y.sum().into_scalar();
-            });
-            let (train_step_s, _) = measure(repeats, &ad, || {
-                let y = train.forward(input(&ad)).expect("train step");
-                let _ = y.sum().backward();
-            });
-            if json {
-                println!(
-                    "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"cpu\":\"{cpu}\",\"threads\":{threads}}}"
-                );
-            } else {
-                println!(
-                    "{name:8} batch {batch:3} {seconds} s audio: forward {forward_s:.4} s, train step {train_step_s:.4} s ({cpu}, {threads} threads)"
-                );
+            for path in &paths {
+                diffres_filterbanks::use_host_kernels(path == "fast");
+                let (forward, train) =
+                    (Filterbank::new(name, &plain)?, Filterbank::new(name, &ad)?);
+                let input = |device: &Device| {
+                    Tensor::<2>::random(
+                        [batch, samples],
+                        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+                        device,
+                    )
+                };
+                let (forward_s, _) = measure(repeats, &plain, || {
+                    let y = forward.forward(input(&plain)).expect("forward");
+                    let _: f32 = y.sum().into_scalar();
+                });
+                let (train_step_s, _) = measure(repeats, &ad, || {
+                    let y = train.forward(input(&ad)).expect("train step");
+                    let _ = y.sum().backward();
+                });
+                if json {
+                    println!(
+                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"threads\":{threads}}}"
+                    );
+                } else {
+                    println!(
+                        "{name:8} batch {batch:3} {path:8} {seconds} s audio: forward {forward_s:.4} s, train step {train_step_s:.4} s ({cpu}, {threads} threads)"
+                    );
+                }
             }
         }
     }

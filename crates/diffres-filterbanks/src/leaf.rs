@@ -19,8 +19,8 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::common::{
-    centred_taps, check_config, check_waveform, filter_same, gabor_params, gabor_sigma_bounds,
-    mel_triangles, pool_same,
+    centred_taps, check_config, check_waveform, energies, gabor_params, gabor_sigma_bounds,
+    mel_triangles,
 };
 use crate::error::FilterbankError;
 
@@ -247,10 +247,7 @@ impl Leaf {
 
     /// Filtered, pooled, floored energies `[B, filters, T]` (sPCEN's input).
     fn energies(&self, x: Tensor<2>) -> Tensor<3> {
-        let f = self.filters;
-        let y = filter_same(x, self.kernels()); // [B, 2F, N]
-        let power = y.clone().narrow(1, 0, f).powi_scalar(2) + y.narrow(1, f, f).powi_scalar(2);
-        pool_same(power, self.pooling_windows(), self.hop).clamp_min(ENERGY_FLOOR)
+        energies(x, self.kernels(), self.pooling_windows(), self.hop, true).clamp_min(ENERGY_FLOOR)
     }
 
     /// sPCEN of `e: [B, F, T]`.

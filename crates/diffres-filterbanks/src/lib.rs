@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub mod common;
+mod cpu;
 pub mod error;
 pub mod leaf;
 pub mod sincnet;
@@ -72,6 +73,7 @@ pub use common::{
     gabor_params, gabor_sigma_bounds, hann_window, hz_to_mel, mel_points, mel_to_hz, mel_triangles,
     output_frames, MelTriangle,
 };
+pub use cpu::use_host_kernels;
 pub use error::{FilterbankError, Result};
 pub use leaf::{Leaf, LeafConfig};
 pub use sincnet::{SincNet, SincNetConfig};

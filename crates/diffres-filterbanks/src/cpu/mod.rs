@@ -1,0 +1,37 @@
+//! Host kernels for Burn's flex CPU backend.
+//!
+//! The front ends are written with Burn tensor operations, which run on every backend. On
+//! flex, their hot spot, the stride-1 convolution of the waveform with hundreds of 401-tap
+//! kernels, goes through Burn's generic `conv1d` (an unfolded copy of the input, then a matrix
+//! product), keeps the `[B, C, N]` filter output for the backward pass, and its backward
+//! pass and that of the strided pooling convolution run well below the machine's speed.
+//! This module fuses filtering, squared modulus and strided pooling into one host operation
+//! with a hand-written backward pass registered in Burn's autodiff graph (as the layer's
+//! kernels in `diffres::cpu` do); see [`kernel`] for the algorithm.
+//!
+//! [`crate::common`] calls it when the tensors live on flex (with or without autodiff); any
+//! other backend and non-`f32` data take the portable path. Both paths compute the same
+//! function: the tests compare outputs and every parameter gradient.
+
+mod flex;
+mod gemm;
+pub(crate) mod kernel;
+pub(crate) mod op;
+
+use std::cell::Cell;
+
+thread_local! {
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether the host kernels are used on this thread.
+pub(crate) fn enabled() -> bool {
+    ENABLED.with(Cell::get)
+}
+
+/// Turns the front ends' flex host kernels on (the default) or off for the calling thread;
+/// off, every front end takes the portable Burn path (the same function, slower). For
+/// benchmarks and for checking a numerical question against the portable path.
+pub fn use_host_kernels(enabled: bool) {
+    ENABLED.with(|e| e.set(enabled));
+}
