@@ -1,18 +1,23 @@
-//! Wall-clock cost of the three front ends on the CPU (Burn flex backend), on both paths: the
-//! portable Burn operations (`conv1d`) and the fused host kernels (`diffres_filterbanks::cpu`).
+//! Wall-clock cost of the three front ends on the CPU (Burn flex backend), on each path: the
+//! portable Burn operations (`portable`, Burn's `conv1d`) and the fused host kernels with
+//! either filtering algorithm (`gemm`: matrix product over a Hankel view; `fft`: overlap-save;
+//! `fast`: the automatic choice, FFT from `FFT_MIN_TAPS` taps).
 //!
 //! `cargo run --release --workspace --example bench_filterbanks -- [--json]
-//! [--batch 1,8] [--seconds 1.0] [--repeats 3] [--paths portable,fast] [--threads N]`
+//! [--batch 1,8] [--seconds 1.0] [--repeats 3] [--paths portable,gemm,fft] [--threads N]
+//! [--taps 401] [--filterbanks tdfbank,sincnet,leaf]`
 //!
 //! Prints one line per (filterbank, batch, path): with `--json` one JSON object
-//! `{"filterbank", "batch", "path", "seconds_audio", "forward_s", "train_step_s", "cpu",
+//! `{"filterbank", "batch", "path", "taps", "seconds_audio", "forward_s", "train_step_s", "cpu",
 //! "avx512", "threads"}`, where `forward_s` is the median forward time and `train_step_s` the
 //! median forward + backward (of the output's sum, no optimiser) on the autodiff device, in
 //! seconds: the median of `--repeats` timed calls after one warm-up (`bench/harness.rs`). Each
 //! front end is built once per device, outside the timed calls; the input is drawn inside them.
 
 use burn::prelude::*;
-use diffres_filterbanks::{Leaf, LeafConfig, SincNet, SincNetConfig, TdFbank, TdFbankConfig};
+use diffres_filterbanks::{
+    HostAlgorithm, Leaf, LeafConfig, SincNet, SincNetConfig, TdFbank, TdFbankConfig,
+};
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
@@ -28,11 +33,11 @@ enum Filterbank {
 }
 
 impl Filterbank {
-    fn new(name: &str, device: &Device) -> diffres_filterbanks::Result<Self> {
+    fn new(name: &str, taps: usize, device: &Device) -> diffres_filterbanks::Result<Self> {
         Ok(match name {
-            "tdfbank" => Self::TdFbank(TdFbankConfig::new().init(device)?),
-            "sincnet" => Self::SincNet(SincNetConfig::new().init(device)?),
-            _ => Self::Leaf(LeafConfig::new().init(device)?),
+            "tdfbank" => Self::TdFbank(TdFbankConfig::new().with_kernel_size(taps).init(device)?),
+            "sincnet" => Self::SincNet(SincNetConfig::new().with_kernel_size(taps).init(device)?),
+            _ => Self::Leaf(LeafConfig::new().with_kernel_size(taps).init(device)?),
         })
     }
 
@@ -59,10 +64,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let seconds: f64 = value("--seconds").unwrap_or_else(|| "1.0".into()).parse()?;
+    let taps: usize = value("--taps").unwrap_or_else(|| "401".into()).parse()?;
+    let names: Vec<String> = value("--filterbanks")
+        .unwrap_or_else(|| "tdfbank,sincnet,leaf".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let repeats: u32 = value("--repeats").unwrap_or_else(|| "3".into()).parse()?;
     let threads = set_threads(value("--threads").map(|t| t.parse()).transpose()?);
     let paths: Vec<String> = value("--paths")
-        .unwrap_or_else(|| "portable,fast".into())
+        .unwrap_or_else(|| "portable,gemm,fft".into())
         .split(',')
         .map(str::to_string)
         .collect();
@@ -70,12 +81,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let samples = (seconds * 16000.0).round() as usize;
     let plain = Device::flex();
     let ad = Device::flex().autodiff();
-    for name in ["tdfbank", "sincnet", "leaf"] {
+    for name in names.iter().map(String::as_str) {
         for &batch in &batches {
             for path in &paths {
-                diffres_filterbanks::use_host_kernels(path == "fast");
-                let (forward, train) =
-                    (Filterbank::new(name, &plain)?, Filterbank::new(name, &ad)?);
+                diffres_filterbanks::use_host_kernels(path != "portable");
+                diffres_filterbanks::use_host_algorithm(match path.as_str() {
+                    "gemm" => HostAlgorithm::Gemm,
+                    "fft" => HostAlgorithm::Fft,
+                    _ => HostAlgorithm::Auto,
+                });
+                let (forward, train) = (
+                    Filterbank::new(name, taps, &plain)?,
+                    Filterbank::new(name, taps, &ad)?,
+                );
                 let input = |device: &Device| {
                     Tensor::<2>::random(
                         [batch, samples],
@@ -93,11 +111,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 });
                 if json {
                     println!(
-                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"threads\":{threads}}}"
+                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"taps\":{taps},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"threads\":{threads}}}"
                     );
                 } else {
                     println!(
-                        "{name:8} batch {batch:3} {path:8} {seconds} s audio: forward {forward_s:.4} s, train step {train_step_s:.4} s ({cpu}, {threads} threads)"
+                        "{name:8} batch {batch:3} {path:8} {taps} taps {seconds} s audio: forward {forward_s:.4} s, train step {train_step_s:.4} s ({cpu}, {threads} threads)"
                     );
                 }
             }

@@ -73,7 +73,7 @@ pub use common::{
     gabor_params, gabor_sigma_bounds, hann_window, hz_to_mel, mel_points, mel_to_hz, mel_triangles,
     output_frames, MelTriangle,
 };
-pub use cpu::use_host_kernels;
+pub use cpu::{use_host_algorithm, use_host_kernels, HostAlgorithm, FFT_MIN_TAPS};
 pub use error::{FilterbankError, Result};
 pub use leaf::{Leaf, LeafConfig};
 pub use sincnet::{SincNet, SincNetConfig};

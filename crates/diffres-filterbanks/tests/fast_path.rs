@@ -3,7 +3,8 @@
 //! magnitude (`REL` = 1e-4 for outputs, `REL_GRAD` = 2e-4 for gradients: f32 sums in another
 //! order), for the three front ends, on the default (Table 3) sizes and on odd ones: one clip,
 //! a clip shorter than the kernel, a length that is not a multiple of the hop, one filter, a
-//! clip longer than one kernel time block; plus finite output on silence.
+//! clip longer than one kernel time block; each with both filtering algorithms (matrix
+//! product and FFT); plus finite output on silence.
 
 use burn::module::Param;
 use burn::prelude::*;

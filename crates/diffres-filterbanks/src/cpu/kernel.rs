@@ -1,26 +1,20 @@
 //! The fused filterbank energies on the host: stride-1 "same" filtering of a waveform batch,
 //! squared (modulus of complex pairs), pooled at stride `hop`, forward and backward.
 //!
-//! Work is cut into time blocks, one rayon task each, so that a block's filter outputs
-//! (`C x L` floats, `L` about [`BLOCK_SAMPLES`]) stay in cache and the `[B, C, N]` filter
-//! output is never stored: the forward pass keeps only the pooled `[B, F, T]` energies and
-//! the backward pass recomputes each block's filter outputs (one more matrix product, cheaper
-//! than keeping 82 MB per 10 s clip).
+//! Work is cut into time blocks (about 4096 samples), one rayon task each, so that a block's
+//! filter outputs (`C x L` floats) stay in cache and the `[B, C, N]` filter output is never
+//! stored: the forward pass keeps only the pooled `[B, F, T]` energies and the backward pass
+//! recomputes each block's filter outputs (cheaper than keeping 82 MB per 10 s clip). Forward
+//! tasks own whole frames (their sample ranges overlap by `P - hop`); backward tasks own
+//! disjoint sample ranges.
 //!
-//! Inside a block the filtering is one matrix product `Y = W H` with the `[C, K]` kernels and
-//! the Hankel view `H[k, j] = xpad[s + j + k]` of the zero-padded clip (no unfolded copy); the
-//! kernel-gradient is `dW = dY H^T` and the input-gradient `Z = W^T dY` summed along the
-//! anti-diagonals. Squaring and pooling are vectorised loops (compiled for AVX-512 or
-//! AVX2 + FMA when the CPU has them, see [`vectorized`]).
+//! The filtering itself is [`Filter`]: a matrix product over a Hankel view of the waveform or
+//! overlap-save FFTs. Squaring, pooling and the pooling's transpose are vectorised loops
+//! (compiled for AVX-512 or AVX2 + FMA when the CPU has them, see [`vectorized`]).
 
 use rayon::prelude::*;
 
-use super::gemm::{matmul, View};
-
-/// Samples per time block (about 16 KB of waveform; `C x L` = 2 MB of filter output at 128
-/// kernels): long enough that the matrix products run at full speed, short enough for
-/// several tasks per 1 s clip.
-pub(crate) const BLOCK_SAMPLES: usize = 4096;
+use super::filter::{Filter, HostAlgorithm, WeightAcc};
 
 /// Sizes of one fused call.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +60,10 @@ impl Dims {
     fn padded(&self) -> usize {
         self.samples + self.taps - 1
     }
+    /// Padded clip `b` of [`pad_batch`]'s output.
+    fn clip<'a>(&self, xpad: &'a [f32], b: usize) -> &'a [f32] {
+        &xpad[b * self.padded()..(b + 1) * self.padded()]
+    }
     /// The window of filter `f`.
     fn window<'a>(&self, window: &'a [f32], f: usize) -> &'a [f32] {
         let row = if self.shared_window { 0 } else { f };
@@ -81,28 +79,6 @@ pub(crate) fn pad_batch(dims: &Dims, x: &[f32]) -> Vec<f32> {
         row[h..h + n].copy_from_slice(clip);
     }
     out
-}
-
-/// Filter outputs `Y [C, L]` of clip `b` on samples `s0 .. s0 + L`.
-fn filter_block(
-    dims: &Dims,
-    weight: &[f32],
-    xpad: &[f32],
-    b: usize,
-    s0: usize,
-    l: usize,
-) -> Vec<f32> {
-    let (c, k) = (dims.channels, dims.taps);
-    let mut y = vec![0.0f32; c * l];
-    matmul(
-        (c, l, k),
-        &mut y,
-        l,
-        View::new(weight, 0, k, 1),
-        View::new(xpad, b * dims.padded() + s0, 1, 1),
-        false,
-    );
-    y
 }
 
 /// Squared output (modulus of the pairs) `[F, L]` of the filter outputs `y` `[C, L]`.
@@ -135,16 +111,23 @@ fn touching_frames(dims: &Dims, s0: usize, l: usize) -> std::ops::Range<usize> {
     first.min(last)..last
 }
 
-/// Frames per forward task (about [`BLOCK_SAMPLES`] samples each).
-fn frames_per_task(dims: &Dims) -> usize {
-    (BLOCK_SAMPLES / dims.hop).max(1)
+/// Frames per forward task: as many as fit in one block of `block` samples.
+fn frames_per_task(dims: &Dims, block: usize) -> usize {
+    (block.saturating_sub(dims.pool) / dims.hop + 1).max(1)
 }
 
 /// Pooled energies `[B, F, T]`: `E[b, f, t] = sum_p w_f[p] |y_f|^2[b, t hop + p - P/2]`.
 /// `xpad` is [`pad_batch`]'s output, `weight` `[C, K]`, `window` `[F or 1, P]`.
-pub(crate) fn forward(dims: &Dims, weight: &[f32], window: &[f32], xpad: &[f32]) -> Vec<f32> {
+pub(crate) fn forward(
+    dims: &Dims,
+    weight: &[f32],
+    window: &[f32],
+    xpad: &[f32],
+    algorithm: HostAlgorithm,
+) -> Vec<f32> {
+    let filter = Filter::new(dims, weight, algorithm);
     let (f, frames) = (dims.filters(), dims.frames());
-    let per = frames_per_task(dims);
+    let per = frames_per_task(dims, filter.block());
     let blocks = frames.div_ceil(per);
     let tasks: Vec<(usize, usize)> = (0..dims.batch)
         .flat_map(|b| (0..blocks).map(move |i| (b, i)))
@@ -156,7 +139,7 @@ pub(crate) fn forward(dims: &Dims, weight: &[f32], window: &[f32], xpad: &[f32])
             let s0 = (t0 * dims.hop).saturating_sub(dims.half_pool());
             let s1 = ((t1 - 1) * dims.hop + dims.half_pool() + 1).min(dims.samples);
             let l = s1 - s0;
-            let y = filter_block(dims, weight, xpad, b, s0, l);
+            let y = filter.outputs(dims, dims.clip(xpad, b), s0, l);
             vectorized(|| {
                 let y = power_of(dims, &y, l);
                 let mut out = vec![0.0f32; f * (t1 - t0)];
@@ -193,41 +176,43 @@ pub(crate) struct Grads {
     pub window: Option<Vec<f32>>,
 }
 
-/// One backward task's share: kernel and window gradients, and the gradient of the padded
-/// samples `s0 .. s0 + L + K - 1` of its clip.
-struct Part {
-    weight: Vec<f32>,
+/// Partial sums of a run of backward tasks (rayon folds tasks into a few of these).
+struct Acc {
+    weight: Option<WeightAcc>,
     window: Vec<f32>,
-    xpad: Vec<f32>,
+    /// `(task, gradient of its padded samples s0 .. s0 + l + K - 1)`.
+    xpad: Vec<(usize, Vec<f32>)>,
 }
 
 /// The backward pass of [`forward`] for the output gradient `grad` `[B, F, T]`. `want` says
 /// which of (input, kernels, window) need a gradient.
 pub(crate) fn backward(
     dims: &Dims,
-    weight: &[f32],
-    window: &[f32],
-    xpad: &[f32],
+    (weight, window, xpad): (&[f32], &[f32], &[f32]),
     grad: &[f32],
     want: (bool, bool, bool),
+    algorithm: HostAlgorithm,
 ) -> Grads {
-    let (c, k, f, frames) = (dims.channels, dims.taps, dims.filters(), dims.frames());
-    let blocks = dims.samples.div_ceil(BLOCK_SAMPLES);
+    let filter = Filter::new(dims, weight, algorithm);
+    let (f, frames, block) = (dims.filters(), dims.frames(), filter.block());
+    let blocks = dims.samples.div_ceil(block);
     let tasks: Vec<(usize, usize)> = (0..dims.batch)
         .flat_map(|b| (0..blocks).map(move |i| (b, i)))
         .collect();
     let window_rows = if dims.shared_window { 1 } else { f };
-    let parts: Vec<Part> = tasks
+    let empty = || Acc {
+        weight: want.1.then(|| filter.weight_acc(dims)),
+        window: vec![0.0; if want.2 { window_rows * dims.pool } else { 0 }],
+        xpad: Vec::new(),
+    };
+    let acc = tasks
         .par_iter()
-        .map(|&(b, i)| {
-            let s0 = i * BLOCK_SAMPLES;
-            let l = BLOCK_SAMPLES.min(dims.samples - s0);
-            let mut y = filter_block(dims, weight, xpad, b, s0, l);
-            let mut part = Part {
-                weight: Vec::new(),
-                window: vec![0.0; if want.2 { window_rows * dims.pool } else { 0 }],
-                xpad: Vec::new(),
-            };
+        .enumerate()
+        .fold(empty, |mut acc, (task, &(b, i))| {
+            let s0 = i * block;
+            let l = block.min(dims.samples - s0);
+            let xp = dims.clip(xpad, b);
+            let mut y = filter.outputs(dims, xp, s0, l);
             // dE/dpower [F, L] (the transposed strided pooling) and the window's gradient,
             // then dE/dy = 2 y dE/dpower in place in `y`.
             vectorized(|| {
@@ -247,7 +232,7 @@ pub(crate) fn backward(
                             axpy(g[t], &w[lo..hi], &mut dp[j..j + hi - lo]);
                             if want.2 {
                                 let p = &power[fi * l + j..fi * l + j + hi - lo];
-                                let dw = &mut part.window[row * dims.pool..(row + 1) * dims.pool];
+                                let dw = &mut acc.window[row * dims.pool..(row + 1) * dims.pool];
                                 axpy(g[t], p, &mut dw[lo..hi]);
                             }
                         }
@@ -260,83 +245,43 @@ pub(crate) fn backward(
                     }
                 }
             });
-            let dy = &y;
-            if want.1 {
-                part.weight = vec![0.0f32; c * k];
-                matmul(
-                    (c, k, l),
-                    &mut part.weight,
-                    k,
-                    View::new(dy, 0, l, 1),
-                    View::new(xpad, b * dims.padded() + s0, 1, 1),
-                    false,
-                );
+            if let Some(dx) = filter.backward(dims, xp, (s0, l), &y, acc.weight.as_mut(), want.0) {
+                acc.xpad.push((task, dx));
             }
-            if want.0 {
-                let mut z = vec![0.0f32; k * l];
-                matmul(
-                    (k, l, c),
-                    &mut z,
-                    l,
-                    View::new(weight, 0, 1, k),
-                    View::new(dy, 0, l, 1),
-                    false,
-                );
-                // Z[k, j] is the gradient of padded sample s0 + j + k.
-                part.xpad = vec![0.0f32; l + k - 1];
-                vectorized(|| {
-                    for (kk, row) in z.chunks(l).enumerate() {
-                        for (d, &v) in part.xpad[kk..kk + l].iter_mut().zip(row) {
-                            *d += v;
-                        }
-                    }
-                });
-            }
-            part
+            acc
         })
-        .collect();
-    reduce(dims, &tasks, parts, want, window_rows)
-}
-
-/// Sums the tasks' shares.
-fn reduce(
-    dims: &Dims,
-    tasks: &[(usize, usize)],
-    parts: Vec<Part>,
-    want: (bool, bool, bool),
-    window_rows: usize,
-) -> Grads {
-    let (c, k, n, h) = (dims.channels, dims.taps, dims.samples, dims.half_taps());
-    let mut weight = want.1.then(|| vec![0.0f64; c * k]);
-    let mut win = want.2.then(|| vec![0.0f64; window_rows * dims.pool]);
-    let mut xpad = want.0.then(|| vec![0.0f32; dims.batch * dims.padded()]);
-    // f64 sums over the tasks: their count grows with the batch and the clip length.
-    for (&(b, i), part) in tasks.iter().zip(parts) {
-        if let Some(acc) = weight.as_mut() {
-            acc.iter_mut()
-                .zip(&part.weight)
-                .for_each(|(a, &v)| *a += v as f64);
+        .reduce(empty, |mut a, b| {
+            a.weight = match (a.weight, b.weight) {
+                (Some(x), Some(y)) => Some(x.add(y)),
+                (x, y) => x.or(y),
+            };
+            a.window
+                .iter_mut()
+                .zip(&b.window)
+                .for_each(|(x, y)| *x += y);
+            a.xpad.extend(b.xpad);
+            a
+        });
+    let x = want.0.then(|| {
+        // Overlap-add the tasks' padded-sample gradients, then drop the padding.
+        let (n, h, len) = (dims.samples, dims.half_taps(), dims.padded());
+        let mut xp = vec![0.0f32; dims.batch * len];
+        for (task, part) in &acc.xpad {
+            let (b, i) = tasks[*task];
+            let start = b * len + i * block;
+            xp[start..start + part.len()]
+                .iter_mut()
+                .zip(part)
+                .for_each(|(a, v)| *a += v);
         }
-        if let Some(acc) = win.as_mut() {
-            acc.iter_mut()
-                .zip(&part.window)
-                .for_each(|(a, &v)| *a += v as f64);
-        }
-        if let Some(acc) = xpad.as_mut() {
-            let start = b * dims.padded() + i * BLOCK_SAMPLES;
-            let dst = &mut acc[start..start + part.xpad.len()];
-            dst.iter_mut().zip(&part.xpad).for_each(|(a, &v)| *a += v);
-        }
-    }
-    let narrow = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+        xp.chunks(len)
+            .flat_map(|row| row[h..h + n].to_vec())
+            .collect()
+    });
     Grads {
-        x: xpad.map(|xp| {
-            xp.chunks(dims.padded())
-                .flat_map(|row| row[h..h + n].to_vec())
-                .collect()
-        }),
-        weight: weight.map(narrow),
-        window: win.map(narrow),
+        x,
+        weight: acc.weight.map(|a| filter.weight_grad(a)),
+        window: want.2.then_some(acc.window),
     }
 }
 
@@ -371,7 +316,7 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 /// the workspace is built for baseline x86-64, where the loops above would use 4-wide SSE.
 /// `f` should be a small closure over `#[inline(always)]` loops; call it inside each task.
 #[inline(always)]
-fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {

@@ -40,7 +40,7 @@ pub(crate) fn energies(
             let (w, win) = (values(weight.clone())?, values(window.clone())?);
             let x = plain(x.clone())?;
             let xpad = kernel::pad_batch(&dims, &host(&x));
-            let out = kernel::forward(&dims, &w, &win, &xpad);
+            let out = kernel::forward(&dims, &w, &win, &xpad, super::algorithm());
             let shape = [dims.batch, dims.filters(), dims.frames()];
             Some(Tensor::from_primitive::<Flex>(flex_tensor(out, &shape)))
         }
@@ -95,7 +95,7 @@ fn tracked<C: Strategy>(
     let w = host(w_ad.primitive()).into_owned();
     let win = host(win_ad.primitive()).into_owned();
     let xpad = kernel::pad_batch(&dims, &host(x_ad.primitive()));
-    let out = kernel::forward(&dims, &w, &win, &xpad);
+    let out = kernel::forward(&dims, &w, &win, &xpad, super::algorithm());
     let out = flex_tensor(out, &[dims.batch, dims.filters(), dims.frames()]);
     let nodes = [x_ad.node(), w_ad.node(), win_ad.node()];
     let output = match EnergyBackward
@@ -109,6 +109,7 @@ fn tracked<C: Strategy>(
                 weight: w,
                 window: win,
                 xpad,
+                algorithm: super::algorithm(),
             }));
             prep.finish(state, out)
         }
@@ -130,6 +131,8 @@ struct State {
     window: Vec<f32>,
     /// The zero-padded waveform batch (the filter outputs are recomputed from it).
     xpad: Vec<f32>,
+    /// The forward pass's algorithm (the backward pass may run on another thread).
+    algorithm: super::HostAlgorithm,
 }
 
 impl std::fmt::Debug for State {
@@ -152,7 +155,8 @@ impl Backward<Flex, 3> for EnergyBackward {
         let grad = host(&grad);
         let [x_parent, w_parent, win_parent] = &ops.parents;
         let want = (x_parent.is_some(), w_parent.is_some(), win_parent.is_some());
-        let g = kernel::backward(&s.dims, &s.weight, &s.window, &s.xpad, &grad, want);
+        let inputs = (&s.weight[..], &s.window[..], &s.xpad[..]);
+        let g = kernel::backward(&s.dims, inputs, &grad, want, s.algorithm);
         let d = &s.dims;
         let rows = if d.shared_window { 1 } else { d.filters() };
         if let (Some(node), Some(values)) = (x_parent, g.x) {
