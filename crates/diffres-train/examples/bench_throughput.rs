@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --workspace --example bench_throughput -- [--json] [--reps 3]
 //!     [--batch 8] [--seconds 1.0] [--model cnn|efficientnet-b0] [--fps 100,50,25,12.5]
-//!     [--threads N] [--png docs/figure5-throughput.png]
+//!     [--threads N] [--png docs/figure5-throughput.png] [--with-portable-leaf]
 //! ```
 //!
 //! Every case is one `AudioModel` (128 filters, 10 ms hop, `--model`, 10 classes) in inference
@@ -13,7 +13,11 @@
 //! - `mel`: the host log-mel of `diffres-audio` (timed, clips in parallel), then average
 //!   pooling to the frame rate (`Identity` at 100 FPS);
 //! - `mel+diffres`: the same log-mel, then DiffRes with `reduction = 1 - fps / 100`;
-//! - `leaf`: LEAF from the waveform inside the model, then average pooling (`Identity` at 100).
+//! - `leaf`: LEAF from the waveform inside the model (on flex, the filterbanks' fused host
+//!   kernels; `--with-portable-leaf` adds LEAF on the portable Burn path), then average pooling
+//!   (`Identity` at 100).
+//!
+//! `--model` also takes `efficientnet-b2`, the paper's classifier for this figure.
 //!
 //! Throughput is `batch x seconds / median wall time` of `--reps` timed calls after one
 //! warm-up (`bench/harness.rs`), softmax and arg-max included. `--json` prints one object per
@@ -63,6 +67,10 @@ struct Args {
     /// Writes the figure (throughput against FPS) to this PNG.
     #[arg(long)]
     png: Option<std::path::PathBuf>,
+    /// Also measures LEAF on the filterbanks' portable Burn path (host kernels off), to show
+    /// what the flex host kernels gain end to end (`"filterbank_path": "portable"`).
+    #[arg(long)]
+    with_portable_leaf: bool,
 }
 
 /// The three pipelines of the figure.
@@ -71,16 +79,16 @@ enum Pipeline {
     Mel,
     MelDiffRes,
     Leaf,
+    /// LEAF with the filterbanks' host kernels off.
+    LeafPortable,
 }
 
 impl Pipeline {
-    const ALL: [Pipeline; 3] = [Pipeline::Mel, Pipeline::MelDiffRes, Pipeline::Leaf];
-
     fn name(self) -> &'static str {
         match self {
             Pipeline::Mel => "mel",
             Pipeline::MelDiffRes => "mel+diffres",
-            Pipeline::Leaf => "leaf",
+            Pipeline::Leaf | Pipeline::LeafPortable => "leaf",
         }
     }
 
@@ -89,7 +97,12 @@ impl Pipeline {
             Pipeline::Mel => "Mel",
             Pipeline::MelDiffRes => "Mel+DiffRes",
             Pipeline::Leaf => "LEAF",
+            Pipeline::LeafPortable => "LEAF (portable filterbank path)",
         }
+    }
+
+    fn is_leaf(self) -> bool {
+        matches!(self, Pipeline::Leaf | Pipeline::LeafPortable)
     }
 
     /// The run's config at `fps` (of 100 at the 10 ms hop).
@@ -101,7 +114,7 @@ impl Pipeline {
             _ => FrontEndKind::AvgPool,
         };
         TrainConfig {
-            filterbank: if self == Pipeline::Leaf {
+            filterbank: if self.is_leaf() {
                 FilterbankKind::Leaf
             } else {
                 FilterbankKind::Mel
@@ -145,7 +158,7 @@ fn bench(pipeline: Pipeline, fps: f64, args: &Args) -> Result<f64, Box<dyn std::
     let batch = args.batch;
     let mut failure = None;
     let (wall, _) = measure(args.reps, &base, || {
-        let x = if pipeline == Pipeline::Leaf {
+        let x = if pipeline.is_leaf() {
             let flat: Vec<f32> = waves.concat();
             Tensor::<3>::from_data(TensorData::new(flat, [batch, samples, 1]), &base)
         } else {
@@ -190,9 +203,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("|---|---:|---:|");
     }
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for pipeline in Pipeline::ALL {
+    let mut pipelines = vec![Pipeline::Mel, Pipeline::MelDiffRes, Pipeline::Leaf];
+    if args.with_portable_leaf {
+        pipelines.push(Pipeline::LeafPortable);
+    }
+    for pipeline in pipelines {
         let mut points = Vec::new();
         for &fps in &args.fps {
+            diffres_filterbanks::use_host_kernels(pipeline != Pipeline::LeafPortable);
             let wall = bench(pipeline, fps, &args)?;
             let audio_s_per_s = args.batch as f64 * args.seconds / wall;
             points.push((fps, audio_s_per_s));
@@ -201,6 +219,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "frontend": pipeline.name(),
                     "fps": fps,
                     "model": model,
+                    "filterbank_path": if pipeline == Pipeline::LeafPortable { "portable" } else { "fast" },
                     "audio_s_per_s": audio_s_per_s,
                     "batch_s": wall,
                     "batch": args.batch,
