@@ -5,7 +5,7 @@
 //!
 //! `cargo run --release --workspace --example bench_filterbanks -- [--json]
 //! [--batch 1,8] [--seconds 1.0] [--repeats 3] [--paths portable,gemm,fft] [--threads N]
-//! [--taps 401] [--filterbanks tdfbank,sincnet,leaf]`
+//! [--taps 401] [--filters F] [--filterbanks tdfbank,sincnet,leaf]`
 //!
 //! Prints one line per (filterbank, batch, path): with `--json` one JSON object
 //! `{"filterbank", "batch", "path", "taps", "seconds_audio", "forward_s", "train_step_s", "cpu",
@@ -33,11 +33,29 @@ enum Filterbank {
 }
 
 impl Filterbank {
-    fn new(name: &str, taps: usize, device: &Device) -> diffres_filterbanks::Result<Self> {
+    /// `filters`: `None` for the Table 3 default of each.
+    fn new(
+        name: &str,
+        taps: usize,
+        filters: Option<usize>,
+        device: &Device,
+    ) -> diffres_filterbanks::Result<Self> {
         Ok(match name {
-            "tdfbank" => Self::TdFbank(TdFbankConfig::new().with_kernel_size(taps).init(device)?),
-            "sincnet" => Self::SincNet(SincNetConfig::new().with_kernel_size(taps).init(device)?),
-            _ => Self::Leaf(LeafConfig::new().with_kernel_size(taps).init(device)?),
+            "tdfbank" => {
+                let c = TdFbankConfig::new().with_kernel_size(taps);
+                let f = filters.unwrap_or(c.filters);
+                Self::TdFbank(c.with_filters(f).init(device)?)
+            }
+            "sincnet" => {
+                let c = SincNetConfig::new().with_kernel_size(taps);
+                let f = filters.unwrap_or(c.filters);
+                Self::SincNet(c.with_filters(f).init(device)?)
+            }
+            _ => {
+                let c = LeafConfig::new().with_kernel_size(taps);
+                let f = filters.unwrap_or(c.filters);
+                Self::Leaf(c.with_filters(f).init(device)?)
+            }
         })
     }
 
@@ -65,6 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let seconds: f64 = value("--seconds").unwrap_or_else(|| "1.0".into()).parse()?;
     let taps: usize = value("--taps").unwrap_or_else(|| "401".into()).parse()?;
+    let filters: Option<usize> = value("--filters").map(|f| f.parse()).transpose()?;
     let names: Vec<String> = value("--filterbanks")
         .unwrap_or_else(|| "tdfbank,sincnet,leaf".into())
         .split(',')
@@ -91,8 +110,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     _ => HostAlgorithm::Auto,
                 });
                 let (forward, train) = (
-                    Filterbank::new(name, taps, &plain)?,
-                    Filterbank::new(name, taps, &ad)?,
+                    Filterbank::new(name, taps, filters, &plain)?,
+                    Filterbank::new(name, taps, filters, &ad)?,
                 );
                 let input = |device: &Device| {
                     Tensor::<2>::random(
