@@ -283,7 +283,7 @@ impl Leaf {
 /// First-order EMA along the last axis of `x: [B, C, T]` with per-channel coefficients
 /// `w: [C]` in `[0, 1)`: `M_t = w x_t + (1 - w) M_{t-1}`, `M_{-1} = x_0` (so `M_0 = x_0`).
 ///
-/// Blocked scan: frames are cut into blocks of `L` = [`EMA_BLOCK`]; inside a block the EMA
+/// Blocked scan: frames are cut into blocks of `L` = `EMA_BLOCK` (64); inside a block the EMA
 /// from a zero state is one batched matrix product with the `[C, L, L]` lower-triangular
 /// matrix `w (1 - w)^(j - k)`; the state entering each block is carried by a loop over blocks
 /// (`T / L` steps on `[C, B]` tensors) and adds `(1 - w)^(j + 1) state`.
