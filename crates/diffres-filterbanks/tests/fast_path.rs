@@ -1,7 +1,7 @@
 //! The flex host kernels against the portable Burn path: outputs and every gradient (each
 //! learnable tensor and the waveform) agree to a relative tolerance of the tensor's largest
-//! magnitude (`REL` = 1e-4 for outputs, `REL_GRAD` = 2e-4 for gradients: f32 sums in another
-//! order), for the three front ends, on the default (Table 3) sizes and on odd ones: one clip,
+//! magnitude (`REL` = 1e-4 for outputs, `REL_GRAD` = 1e-4 for gradients: f32 sums in another
+//! order; the largest difference seen is about 2e-5), for the three front ends, on the default (Table 3) sizes and on odd ones: one clip,
 //! a clip shorter than the kernel, a length that is not a multiple of the hop, one filter, a
 //! clip longer than one kernel time block; each with both filtering algorithms (matrix
 //! product and FFT); plus finite output on silence.
@@ -11,7 +11,7 @@ use burn::prelude::*;
 use diffres_filterbanks::*;
 
 const REL: f64 = 1e-4;
-const REL_GRAD: f64 = 2e-4;
+const REL_GRAD: f64 = 1e-4;
 
 fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
@@ -92,16 +92,16 @@ fn compare<M>(
     params: &ParamGrads<M>,
 ) {
     for input_grad in [false, true] {
-        let fast = run(module, x, forward, params, input_grad, true);
         let portable = run(module, x, forward, params, input_grad, false);
-        for ((what, a), (_, b)) in fast.iter().zip(&portable) {
-            let rel = if *what == "output" { REL } else { REL_GRAD };
-            assert_close(
-                &format!("{name} {what} (input grad {input_grad})"),
-                a,
-                b,
-                rel,
-            );
+        for algorithm in [HostAlgorithm::Gemm, HostAlgorithm::Fft] {
+            use_host_algorithm(algorithm);
+            let fast = run(module, x, forward, params, input_grad, true);
+            use_host_algorithm(HostAlgorithm::Auto);
+            for ((what, a), (_, b)) in fast.iter().zip(&portable) {
+                let rel = if *what == "output" { REL } else { REL_GRAD };
+                let case = format!("{name} {what} ({algorithm:?}, input grad {input_grad})");
+                assert_close(&case, a, b, rel);
+            }
         }
     }
 }
