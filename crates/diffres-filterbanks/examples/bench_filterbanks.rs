@@ -8,10 +8,11 @@
 //! [--taps 401] [--filters F] [--filterbanks tdfbank,sincnet,leaf]`
 //!
 //! Prints one line per (filterbank, batch, path): with `--json` one JSON object
-//! `{"filterbank", "batch", "path", "taps", "seconds_audio", "forward_s", "train_step_s", "cpu",
-//! "avx512", "threads"}`, where `forward_s` is the median forward time and `train_step_s` the
-//! median forward + backward (of the output's sum, no optimiser) on the autodiff device, in
-//! seconds: the median of `--repeats` timed calls after one warm-up (`bench/harness.rs`). Each
+//! `{"filterbank", "batch", "path", "taps", "seconds_audio", "forward_s", "train_step_s",
+//! "forward_cpu_s", "train_step_cpu_s", "cpu", "avx512", "threads"}`, where `forward_s` is the
+//! median forward time and `train_step_s` the median forward + backward (of the output's sum, no optimiser) on the autodiff device, in
+//! seconds: the median of `--repeats` timed calls after one warm-up (`bench/harness.rs`);
+//! `*_cpu_s` are the process's CPU seconds (all threads), steadier on a busy machine. Each
 //! front end is built once per device, outside the timed calls; the input is drawn inside them.
 
 use burn::prelude::*;
@@ -120,17 +121,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         device,
                     )
                 };
-                let (forward_s, _) = measure(repeats, &plain, || {
+                let (forward_s, forward_cpu_s) = measure(repeats, &plain, || {
                     let y = forward.forward(input(&plain)).expect("forward");
                     let _: f32 = y.sum().into_scalar();
                 });
-                let (train_step_s, _) = measure(repeats, &ad, || {
+                let (train_step_s, train_step_cpu_s) = measure(repeats, &ad, || {
                     let y = train.forward(input(&ad)).expect("train step");
                     let _ = y.sum().backward();
                 });
                 if json {
                     println!(
-                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"taps\":{taps},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"threads\":{threads}}}"
+                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"taps\":{taps},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"forward_cpu_s\":{forward_cpu_s:.6},\"train_step_cpu_s\":{train_step_cpu_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"threads\":{threads}}}"
                     );
                 } else {
                     println!(

@@ -20,7 +20,8 @@
 //! `--model` also takes `efficientnet-b2`, the paper's classifier for this figure.
 //!
 //! Throughput is `batch x seconds / median wall time` of `--reps` timed calls after one
-//! warm-up (`bench/harness.rs`), softmax and arg-max included. `--json` prints one object per
+//! warm-up (`bench/harness.rs`), softmax and arg-max included (`audio_s_per_cpu_s` divides by
+//! the process's CPU seconds instead, steadier on a busy machine). `--json` prints one object per
 //! case and line; `--png` draws throughput against FPS, one line per front end (the paper's
 //! style, with the project's line chart).
 
@@ -144,8 +145,12 @@ fn waveforms(batch: usize, samples: usize, sample_rate: f32) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Median wall seconds of one batch, waveform to labels.
-fn bench(pipeline: Pipeline, fps: f64, args: &Args) -> Result<f64, Box<dyn std::error::Error>> {
+/// Median wall and process CPU seconds (all threads) of one batch, waveform to labels.
+fn bench(
+    pipeline: Pipeline,
+    fps: f64,
+    args: &Args,
+) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let cfg = pipeline.config(fps, args.model);
     let base = Device::flex();
     let ad = base.clone().autodiff();
@@ -157,7 +162,7 @@ fn bench(pipeline: Pipeline, fps: f64, args: &Args) -> Result<f64, Box<dyn std::
     let waves = waveforms(args.batch, samples, mel_config.sample_rate as f32);
     let batch = args.batch;
     let mut failure = None;
-    let (wall, _) = measure(args.reps, &base, || {
+    let (wall, cpu_s) = measure(args.reps, &base, || {
         let x = if pipeline.is_leaf() {
             let flat: Vec<f32> = waves.concat();
             Tensor::<3>::from_data(TensorData::new(flat, [batch, samples, 1]), &base)
@@ -181,7 +186,7 @@ fn bench(pipeline: Pipeline, fps: f64, args: &Args) -> Result<f64, Box<dyn std::
     });
     match failure {
         Some(e) => Err(e.into()),
-        None => Ok(wall),
+        None => Ok((wall, cpu_s)),
     }
 }
 
@@ -211,7 +216,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut points = Vec::new();
         for &fps in &args.fps {
             diffres_filterbanks::use_host_kernels(pipeline != Pipeline::LeafPortable);
-            let wall = bench(pipeline, fps, &args)?;
+            let (wall, cpu_s) = bench(pipeline, fps, &args)?;
             let audio_s_per_s = args.batch as f64 * args.seconds / wall;
             points.push((fps, audio_s_per_s));
             if args.json {
@@ -222,6 +227,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "filterbank_path": if pipeline == Pipeline::LeafPortable { "portable" } else { "fast" },
                     "audio_s_per_s": audio_s_per_s,
                     "batch_s": wall,
+                    "batch_cpu_s": cpu_s,
+                    "audio_s_per_cpu_s": args.batch as f64 * args.seconds / cpu_s,
                     "batch": args.batch,
                     "seconds": args.seconds,
                     "reps": args.reps,
