@@ -36,7 +36,7 @@
 //! On Burn's flex CPU backend (plain or autodiff) the filtering, squared modulus and strided
 //! pooling run as one fused host operation with a hand-written backward pass (overlap-save
 //! FFTs for kernels of [`FFT_MIN_TAPS`] taps or more, else a matrix product over a Hankel view
-//! of the waveform): 6-14x faster than the portable Burn path at the Table 3 sizes (crate
+//! of the waveform): about 6-14x faster than the portable Burn path at the Table 3 sizes (crate
 //! README). Other backends take the portable path; [`use_host_kernels`] and
 //! [`use_host_algorithm`] turn the fast path off or force an algorithm on the calling thread.
 //!
