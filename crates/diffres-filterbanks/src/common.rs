@@ -241,6 +241,32 @@ pub(crate) fn pool_same(power: Tensor<3>, window: Tensor<3>, hop: usize) -> Tens
     pooled.narrow(2, 0, frames)
 }
 
+/// Filter energies `[B, F, ceil(N / hop)]`: `filter_same(x, weight)` squared (with `complex`,
+/// the squared modulus of the pairs of rows `c` and `F + c` of the `[2 F, 1, K]` kernels),
+/// then `pool_same` with `window` (`[F, 1, P]` or `[1, 1, P]`).
+///
+/// On flex (with or without autodiff) one fused host operation computes it (see `crate::cpu`);
+/// elsewhere, or with [`crate::use_host_kernels`] off, the portable Burn operations below.
+pub(crate) fn energies(
+    x: Tensor<2>,
+    weight: Tensor<3>,
+    window: Tensor<3>,
+    hop: usize,
+    complex: bool,
+) -> Tensor<3> {
+    if let Some(out) = crate::cpu::op::energies(&x, &weight, &window, hop, complex) {
+        return out;
+    }
+    let y = filter_same(x, weight);
+    let power = if complex {
+        let f = y.dims()[1] / 2;
+        y.clone().narrow(1, 0, f).powi_scalar(2) + y.narrow(1, f, f).powi_scalar(2)
+    } else {
+        y.powi_scalar(2)
+    };
+    pool_same(power, window, hop)
+}
+
 /// A `[1, len]` tensor of sample offsets `-(len-1)/2 ..= (len-1)/2` (as f32).
 pub(crate) fn centred_taps(len: usize, device: &Device) -> Tensor<2> {
     let half = (len as i64 - 1) / 2;

@@ -19,8 +19,8 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::common::{
-    centred_taps, check_config, check_waveform, filter_same, gabor_params, gabor_sigma_bounds,
-    mel_triangles, pool_same,
+    centred_taps, check_config, check_waveform, energies, gabor_params, gabor_sigma_bounds,
+    mel_triangles,
 };
 use crate::error::FilterbankError;
 
@@ -247,10 +247,7 @@ impl Leaf {
 
     /// Filtered, pooled, floored energies `[B, filters, T]` (sPCEN's input).
     fn energies(&self, x: Tensor<2>) -> Tensor<3> {
-        let f = self.filters;
-        let y = filter_same(x, self.kernels()); // [B, 2F, N]
-        let power = y.clone().narrow(1, 0, f).powi_scalar(2) + y.narrow(1, f, f).powi_scalar(2);
-        pool_same(power, self.pooling_windows(), self.hop).clamp_min(ENERGY_FLOOR)
+        energies(x, self.kernels(), self.pooling_windows(), self.hop, true).clamp_min(ENERGY_FLOOR)
     }
 
     /// sPCEN of `e: [B, F, T]`.
@@ -286,7 +283,7 @@ impl Leaf {
 /// First-order EMA along the last axis of `x: [B, C, T]` with per-channel coefficients
 /// `w: [C]` in `[0, 1)`: `M_t = w x_t + (1 - w) M_{t-1}`, `M_{-1} = x_0` (so `M_0 = x_0`).
 ///
-/// Blocked scan: frames are cut into blocks of `L` = [`EMA_BLOCK`]; inside a block the EMA
+/// Blocked scan: frames are cut into blocks of `L` = `EMA_BLOCK` (64); inside a block the EMA
 /// from a zero state is one batched matrix product with the `[C, L, L]` lower-triangular
 /// matrix `w (1 - w)^(j - k)`; the state entering each block is carried by a loop over blocks
 /// (`T / L` steps on `[C, B]` tensors) and adds `(1 - w)^(j + 1) state`.

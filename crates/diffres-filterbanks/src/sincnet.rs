@@ -14,8 +14,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::common::{
-    centred_taps, check_config, check_positive, check_waveform, filter_same, hann_tensor,
-    mel_points, pool_same,
+    centred_taps, check_config, check_positive, check_waveform, energies, hann_tensor, mel_points,
 };
 use crate::error::FilterbankError;
 
@@ -227,8 +226,8 @@ impl SincNet {
     pub fn forward(&self, x: Tensor<2>) -> crate::Result<Tensor<3>> {
         check_waveform(&x)?;
         let device = x.device();
-        let power = filter_same(x, self.kernels()).powi_scalar(2); // [B, F, N]
-        let pooled = pool_same(power, hann_tensor(self.pool_size, &device), self.hop);
+        let window = hann_tensor(self.pool_size, &device);
+        let pooled = energies(x, self.kernels(), window, self.hop, false);
         Ok(pooled.add_scalar(self.log_floor).log().swap_dims(1, 2))
     }
 }

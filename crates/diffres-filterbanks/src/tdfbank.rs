@@ -9,8 +9,8 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::common::{
-    check_config, check_positive, check_waveform, filter_same, gabor_params, gabor_sigma_bounds,
-    hann_tensor, mel_triangles, pool_same,
+    check_config, check_positive, check_waveform, energies, gabor_params, gabor_sigma_bounds,
+    hann_tensor, mel_triangles,
 };
 
 /// Configuration of [`TdFbank`]. The defaults are the paper's Table 3 setting: 64 filters,
@@ -130,11 +130,8 @@ impl TdFbank {
 
     /// Filter energies before the logarithm, `[B, filters, T]`.
     fn energies(&self, x: Tensor<2>) -> Tensor<3> {
-        let device = x.device();
-        let y = filter_same(x, self.weight.val()); // [B, 2F, N]
-        let f = self.filters;
-        let power = y.clone().narrow(1, 0, f).powi_scalar(2) + y.narrow(1, f, f).powi_scalar(2);
-        pool_same(power, hann_tensor(self.pool_size, &device), self.hop)
+        let window = hann_tensor(self.pool_size, &x.device());
+        energies(x, self.weight.val(), window, self.hop, true)
     }
 
     /// Log filterbank energies of a waveform batch.
