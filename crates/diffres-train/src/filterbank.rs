@@ -128,6 +128,9 @@ impl FilterbankGeometry {
 }
 
 /// A learnable filterbank, trained with the rest of the model.
+// One per model, built once: the size of its largest variant (LEAF's seven parameter
+// tensors) costs nothing, and boxing would hide it from Burn's module derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum LearnedFilterbank {
     /// See [`TdFbank`].
