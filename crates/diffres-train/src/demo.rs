@@ -73,14 +73,17 @@ pub fn synth_config(opts: &DemoOptions) -> SynthConfig {
 /// rose from 90% to 96% with it.
 pub const DEMO_EMPTY_EPS: f64 = 0.03;
 
-/// The training options shared by every demo run: 1 s clips at a 10 ms hop (100 frames),
-/// 64 mel bins, the compact CNN, Adam.
+/// Frames of a demo clip: 1 s at a 10 ms hop, centred (`1 + 16000 / 160`).
+pub const DEMO_FRAMES: usize = 101;
+
+/// The training options shared by every demo run: 1 s clips at a 10 ms hop (101 centred
+/// frames, every one of the clip's: no crop to warn about), 64 mel bins, the compact CNN, Adam.
 pub fn base_config(manifest: &Path, opts: &DemoOptions) -> TrainConfig {
     TrainConfig {
         data: manifest.to_path_buf(),
         format: diffres_data::Format::Csv,
         mels: 64,
-        frames: Some(100),
+        frames: Some(DEMO_FRAMES),
         epochs: opts.epochs.unwrap_or(if opts.quick { 1 } else { 20 }),
         batch_size: 32,
         lr: 2e-3,
@@ -180,11 +183,12 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let _ = writeln!(
         md,
         "Synthetic sound events ({} classes, {} clips of 1 s at 16 kHz, seed {}), log-mel at a 10 ms hop \
-         (100 frames per clip, 64 mel bins), compact CNN, {} epochs; DiffRes with guide-loss threshold ε = {}. \
+         ({} frames per clip, 64 mel bins), compact CNN, {} epochs; DiffRes with guide-loss threshold ε = {}. \
          Test accuracy (%):\n",
         dataset.classes.len(),
         dataset.clips.len(),
         opts.seed,
+        DEMO_FRAMES,
         spec.base.epochs,
         DEMO_EMPTY_EPS
     );
