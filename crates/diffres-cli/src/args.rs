@@ -156,7 +156,7 @@ pub(crate) struct TrainOpts {
     pub(crate) features: FeatureKind,
     /// Filterbank: mel (the fixed features above) or one learned from the waveform with the
     /// model: tdfbank (time-domain filterbanks), sincnet or leaf, --mels filters at --hop-ms,
-    /// initialised on the mel scale; any --frontend follows it (leaf + diffres).
+    /// initialised on the mel scale; any temporal front end follows it (LEAF + DiffRes).
     #[arg(long, default_value_t = defaults().filterbank)]
     pub(crate) filterbank: FilterbankKind,
     /// Normalise the features as PSLA does, (x - MEAN) / (2 STD): MEAN,STD of the dataset

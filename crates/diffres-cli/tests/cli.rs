@@ -149,11 +149,11 @@ fn quick_demo_then_eval_predict_visualize() {
     let labels = parsed[0]["labels"].as_array().unwrap();
     assert_eq!(labels.len(), 3);
     assert!(labels[0]["label"].is_string() && labels[0]["score"].is_number());
-    // A 1.01 s clip (101 frames) and a 100-frame window: two windows cover every frame.
+    // A 1.01 s clip (101 frames) and the demo's 101-frame window: one window covers it.
     let windows = parsed[0]["windows"].as_array().unwrap();
-    assert_eq!(windows.len(), 2);
+    assert_eq!(windows.len(), 1);
     assert_eq!(windows[0]["start_s"], 0.0);
-    assert_eq!(windows[1]["end_s"], parsed[0]["duration_s"]);
+    assert_eq!(windows[0]["end_s"], parsed[0]["duration_s"]);
     let figs = tmp.path().join("figs");
     let vis = diffres(&[
         "visualize",

