@@ -106,7 +106,7 @@ impl FftFilter {
             let count = valid.min(l - off);
             self.segment_spectrum(xp, s0 + off, &mut buf, &mut x);
             for (c, s) in self.spectra.chunks(bins).enumerate() {
-                super::kernel::vectorized(|| {
+                diffres::kernel_support::vectorized(|| {
                     for ((p, a), b) in prod.iter_mut().zip(&x).zip(s) {
                         *p = a * b;
                     }
@@ -149,7 +149,7 @@ impl FftFilter {
                     .process(&mut buf, &mut d)
                     .expect("buffer sizes from the plan");
                 let s = &self.spectra[c * bins..(c + 1) * bins];
-                super::kernel::vectorized(|| {
+                diffres::kernel_support::vectorized(|| {
                     if let Some(acc) = acc.as_deref_mut() {
                         let a = &mut acc[c * bins..(c + 1) * bins];
                         for ((a, dv), xv) in a.iter_mut().zip(&d).zip(&x) {

@@ -5,8 +5,8 @@
 use realfft::num_complex::Complex;
 
 use super::fft::FftFilter;
-use super::gemm::{matmul, View};
 use super::kernel::Dims;
+use diffres::kernel_support::{matmul, View, ViewMut};
 
 /// How the host kernels filter (for benchmarks and tests; [`HostAlgorithm::Auto`] is the
 /// measured choice).
@@ -94,11 +94,12 @@ impl<'a> Filter<'a> {
                 let mut y = vec![0.0f32; c * l];
                 matmul(
                     (c, l, k),
-                    &mut y,
-                    l,
+                    ViewMut::new(&mut y, 0, l, 1),
                     View::new(weight, 0, k, 1),
                     View::new(xp, s0, 1, 1),
                     false,
+                    // One thread: the callers parallelise over clips and time blocks.
+                    1,
                 );
                 y
             }
@@ -135,11 +136,12 @@ impl<'a> Filter<'a> {
                     // dW += dY H^T, H^T[j, k] = xp[s0 + j + k].
                     matmul(
                         (c, k, l),
-                        acc,
-                        k,
+                        ViewMut::new(acc, 0, k, 1),
                         View::new(dy, 0, l, 1),
                         View::new(xp, s0, 1, 1),
                         true,
+                        // One thread: the callers parallelise over clips and time blocks.
+                        1,
                     );
                 }
                 want_x.then(|| {
@@ -147,14 +149,15 @@ impl<'a> Filter<'a> {
                     let mut z = vec![0.0f32; k * l];
                     matmul(
                         (k, l, c),
-                        &mut z,
-                        l,
+                        ViewMut::new(&mut z, 0, l, 1),
                         View::new(weight, 0, 1, k),
                         View::new(dy, 0, l, 1),
                         false,
+                        // One thread: the callers parallelise over clips and time blocks.
+                        1,
                     );
                     let mut dx = vec![0.0f32; l + k - 1];
-                    super::kernel::vectorized(|| {
+                    diffres::kernel_support::vectorized(|| {
                         for (kk, row) in z.chunks(l).enumerate() {
                             for (d, &v) in dx[kk..kk + l].iter_mut().zip(row) {
                                 *d += v;

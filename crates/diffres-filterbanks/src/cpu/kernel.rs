@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::filter::{Filter, HostAlgorithm, WeightAcc};
+use diffres::kernel_support::vectorized;
 
 /// Sizes of one fused call.
 #[derive(Clone, Copy, Debug)]
@@ -310,38 +311,4 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (d, &v) in y.iter_mut().zip(x) {
         *d += a * v;
     }
-}
-
-/// Runs `f` compiled for AVX-512 or AVX2 + FMA when the CPU has them (checked at run time):
-/// the workspace is built for baseline x86-64, where the loops above would use 4-wide SSE.
-/// `f` should be a small closure over `#[inline(always)]` loops; call it inside each task.
-#[inline(always)]
-pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
-            return unsafe { with_avx512(f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA, checked just above.
-            return unsafe { with_avx2(f) };
-        }
-    }
-    f()
-}
-
-/// `f()` compiled with AVX-512. Safety: the CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-/// `f()` compiled with AVX2 and FMA. Safety: the CPU must have AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
 }

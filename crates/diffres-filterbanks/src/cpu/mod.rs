@@ -7,7 +7,8 @@
 //! pass and that of the strided pooling convolution run well below the machine's speed.
 //! This module fuses filtering, squared modulus and strided pooling into one host operation
 //! with a hand-written backward pass registered in Burn's autodiff graph (as the layer's
-//! kernels in `diffres::cpu` do). The filtering is either a matrix product over a Hankel view
+//! kernels in `diffres::cpu` do, sharing their flex conversions, matrix product and run-time
+//! SIMD selection from `diffres::kernel_support`). The filtering is either a matrix product over a Hankel view
 //! of the waveform or overlap-save FFTs, chosen by kernel length ([`HostAlgorithm`]).
 //!
 //! [`crate::common`] calls it when the tensors live on flex (with or without autodiff); any
@@ -16,8 +17,6 @@
 
 mod fft;
 mod filter;
-mod flex;
-mod gemm;
 pub(crate) mod kernel;
 pub(crate) mod op;
 

@@ -11,8 +11,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Flex;
 use burn::prelude::*;
 
-use super::flex::{flex_kind, flex_tensor, host, plain, FlexKind, Strategy};
 use super::kernel::{self, Dims};
+use diffres::kernel_support::{flex_kind, flex_tensor, host, plain, FlexKind, Strategy};
 
 /// `pool(|filter(x, weight)|^2, window, hop)` on flex, or `None` when the portable path must
 /// be taken (another backend, non-`f32` data, shapes the kernel does not cover, host kernels

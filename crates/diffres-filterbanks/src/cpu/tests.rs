@@ -111,3 +111,25 @@ fn the_host_kernels_are_taken_on_flex_and_only_when_enabled() {
     assert_eq!(go(&Device::flex()), None);
     super::use_host_kernels(true);
 }
+
+/// The filtering's use of the layer's matrix product: a Hankel view (row and column stride
+/// 1, overlapping itself) of the samples makes one product a convolution.
+#[test]
+fn hankel_view_product_is_a_convolution() {
+    use diffres::kernel_support::{matmul, View, ViewMut};
+    let x: Vec<f32> = (0..10).map(|i| i as f32 * 0.5 - 1.0).collect();
+    let w = [1.0f32, -2.0, 0.5];
+    let mut y = vec![0.0f32; 8];
+    matmul(
+        (1, 8, 3),
+        ViewMut::new(&mut y, 0, 8, 1),
+        View::new(&w, 0, 3, 1),
+        View::new(&x, 0, 1, 1),
+        false,
+        1,
+    );
+    for (j, &v) in y.iter().enumerate() {
+        let want: f32 = (0..3).map(|k| w[k] * x[j + k]).sum();
+        assert!((v - want).abs() < 1e-6, "{j}: {v} vs {want}");
+    }
+}
