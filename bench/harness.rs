@@ -1,6 +1,6 @@
 //! Helpers shared by the Rust benchmarks (`bench_layer`, `bench_classifier`, `bench_train`,
-//! `bench_filterbanks`):
-//! what the machine is, process CPU time, medians of timed repetitions. Each example includes
+//! `bench_filterbanks`, `bench_throughput`):
+//! what the machine is, process CPU time, medians of timed repetitions, test signals. Each example includes
 //! this file with `#[path]`; not every example uses every helper.
 #![allow(dead_code)]
 
@@ -87,4 +87,21 @@ pub fn measure(reps: u32, device: &Device, mut f: impl FnMut()) -> (f64, f64) {
         cpu.push(process_cpu_s() - start_cpu);
     }
     (median(wall), median(cpu))
+}
+
+/// `batch` waveforms of `samples` samples at `sample_rate`: rising chirps (each clip starting
+/// 100 Hz above the previous) in a little deterministic noise.
+pub fn chirps(batch: usize, samples: usize, sample_rate: f32) -> Vec<Vec<f32>> {
+    (0..batch)
+        .map(|b| {
+            (0..samples)
+                .map(|n| {
+                    let t = n as f32 / sample_rate;
+                    0.3 * (2.0 * std::f32::consts::PI * (300.0 + 100.0 * b as f32 + 2000.0 * t) * t)
+                        .sin()
+                        + 0.01 * ((n * 7919 % 1000) as f32 / 500.0 - 1.0)
+                })
+                .collect()
+        })
+        .collect()
 }

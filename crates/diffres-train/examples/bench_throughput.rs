@@ -27,7 +27,7 @@
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
-use harness::{cpu_model, has_avx512, measure, set_threads};
+use harness::{chirps, cpu_model, has_avx512, measure, set_threads};
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -129,22 +129,6 @@ impl Pipeline {
     }
 }
 
-/// `batch` waveforms of `samples` samples (chirps in a little noise, as `bench_train`).
-fn waveforms(batch: usize, samples: usize, sample_rate: f32) -> Vec<Vec<f32>> {
-    (0..batch)
-        .map(|b| {
-            (0..samples)
-                .map(|n| {
-                    let t = n as f32 / sample_rate;
-                    0.3 * (2.0 * std::f32::consts::PI * (300.0 + 100.0 * b as f32 + 2000.0 * t) * t)
-                        .sin()
-                        + 0.01 * ((n * 7919 % 1000) as f32 / 500.0 - 1.0)
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// Median wall and process CPU seconds (all threads) of one batch, waveform to labels.
 fn bench(
     pipeline: Pipeline,
@@ -159,7 +143,7 @@ fn bench(
     let mel_config = LogMelConfig::default();
     let mel = LogMel::new(mel_config.clone())?;
     let samples = (args.seconds * mel_config.sample_rate as f64).round() as usize;
-    let waves = waveforms(args.batch, samples, mel_config.sample_rate as f32);
+    let waves = chirps(args.batch, samples, mel_config.sample_rate as f32);
     let batch = args.batch;
     let mut failure = None;
     let (wall, cpu_s) = measure(args.reps, &base, || {

@@ -18,7 +18,7 @@
 
 #[path = "../../../bench/harness.rs"]
 mod harness;
-use harness::{cpu_model, has_avx512, measure, set_threads};
+use harness::{chirps, cpu_model, has_avx512, measure, set_threads};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -85,22 +85,6 @@ struct Case {
     infer: (f64, f64),
 }
 
-/// `batch` waveforms of `samples` samples (chirps in a little noise).
-fn waveforms(batch: usize, samples: usize, sample_rate: f32) -> Vec<Vec<f32>> {
-    (0..batch)
-        .map(|b| {
-            (0..samples)
-                .map(|n| {
-                    let t = n as f32 / sample_rate;
-                    0.3 * (2.0 * std::f32::consts::PI * (300.0 + 100.0 * b as f32 + 2000.0 * t) * t)
-                        .sin()
-                        + 0.01 * ((n * 7919 % 1000) as f32 / 500.0 - 1.0)
-                })
-                .collect()
-        })
-        .collect()
-}
-
 fn bench(
     args: &Args,
     reps: u32,
@@ -148,7 +132,7 @@ fn bench(
 
     let valid = model.expect("trained model").valid();
     let mel = LogMel::new(mel_config.clone())?;
-    let waves = waveforms(
+    let waves = chirps(
         batch,
         frames * mel_config.hop_length,
         mel_config.sample_rate as f32,
