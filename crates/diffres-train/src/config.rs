@@ -459,10 +459,9 @@ impl TrainConfig {
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad(format!("--weight-decay {} must be >= 0", self.weight_decay));
         }
-        if self.loss == crate::loss::LossKind::Ce && self.head.outputs_probabilities() {
-            // The data's multi-label-ness is checked when the data is loaded.
-            crate::loss::OutputKind::new(self.loss, self.head, false)?;
-        }
+        // What the loss and head allow whatever the task (multi-label data is checked when
+        // the data is loaded).
+        crate::loss::OutputKind::new(self.loss, self.head, false)?;
         if let Some(n) = &self.normalize {
             n.validate()
                 .map_err(|e| TrainError::Config(format!("--normalize: {e}")))?;

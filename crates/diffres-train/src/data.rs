@@ -403,19 +403,15 @@ pub fn prepare_dataset(
             computed.mean, computed.std
         ));
         normalization = Some(computed);
-        let normalized = TrainConfig {
-            normalize: normalization,
-            ..cfg.clone()
-        };
         // Same cache entries (the normalisation is applied after reading them).
-        extractor =
-            FeatureExtractor::new(normalized.feature_config(), cache.map(Path::to_path_buf))?;
+        let normalized = diffres_audio::FeatureConfig {
+            normalize: normalization,
+            ..cfg.feature_config()
+        };
+        extractor = FeatureExtractor::new(normalized, cache.map(Path::to_path_buf))?;
     }
-    let silence = TrainConfig {
-        normalize: normalization,
-        ..cfg.clone()
-    }
-    .pad_value();
+    // Silence of the features as the extractor gives them (normalised when they are).
+    let silence = extractor.config().pad_value();
     let store = match raw {
         Some(raw) => FeatureStore::Memory(
             raw.into_iter()

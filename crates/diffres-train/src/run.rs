@@ -98,12 +98,9 @@ pub struct TrainState {
     /// Training seconds so far (across resumes).
     pub elapsed_s: f64,
     /// `--average-from`: the running weight average's file in `checkpoints/` (empty before the
-    /// first averaged epoch).
+    /// first averaged epoch); it averages epochs `average_from..=epoch`.
     #[serde(default)]
     pub average: String,
-    /// `--average-from`: epochs in that average.
-    #[serde(default)]
-    pub averaged_epochs: usize,
 }
 
 impl TrainState {
@@ -118,7 +115,6 @@ impl TrainState {
             history: Vec::new(),
             elapsed_s: 0.0,
             average: String::new(),
-            averaged_epochs: 0,
         }
     }
 }

@@ -129,8 +129,7 @@ impl BestByMetric {
     }
 }
 
-/// Saves an epoch by both strategies (and the running weight average, if any, with its
-/// count already in `state.averaged_epochs`) and then `state.json` and `metrics.jsonl`, in
+/// Saves an epoch by both strategies (and the running weight average, if any) and then `state.json` and `metrics.jsonl`, in
 /// the order that keeps the folder resumable at every instant (see [`crate::run`]).
 ///
 /// # Errors

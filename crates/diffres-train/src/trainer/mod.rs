@@ -239,6 +239,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         cfg,
         data: &data,
         device: &train_device,
+        output,
     };
     let pass = PassOptions {
         batch_size: cfg.batch_size,
@@ -272,12 +273,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         let records = crate::steps::epoch_records(&per_step, epoch, global_step + 1, cfg.log_every);
         global_step += per_step.len();
         refresh_batch_norm(&model, &data, &order, cfg, &train_device)?;
-        if cfg.average_from.is_some_and(|from| epoch >= from) {
-            state.averaged_epochs += 1;
+        if let Some(from) = cfg.average_from.filter(|&from| epoch >= from) {
             average = Some(crate::averaging::add_to_average(
                 average.as_ref(),
                 &model,
-                state.averaged_epochs,
+                epoch + 1 - from,
                 fresh_model,
             )?);
         }
@@ -312,10 +312,16 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<RunResults> {
         state.elapsed_s += metrics.time_s;
         state.history.push(metrics);
         crate::steps::append_steps(&run.steps(), &records)?;
-        let averaged = average
-            .as_ref()
-            .filter(|_| cfg.average_from.is_some_and(|f| epoch >= f));
-        save_epoch(run, &model, &optim, &mut state, epoch, val_metric, averaged)?;
+        // The average exists from the first averaged epoch on (resumed from state.json).
+        save_epoch(
+            run,
+            &model,
+            &optim,
+            &mut state,
+            epoch,
+            val_metric,
+            average.as_ref(),
+        )?;
         crate::curves::write_curves(&run.root, &state.history)?;
         let steps = crate::steps::read_steps(&run.steps())?;
         crate::steps::write_step_curves(&run.root, &steps, &state.history)?;

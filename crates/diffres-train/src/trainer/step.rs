@@ -130,17 +130,15 @@ pub fn augmented_batch(
 pub fn objective(
     model: &AudioModel,
     batch: HostBatch,
-    cfg: &TrainConfig,
-    data: &PreparedData,
-    device: &Device,
+    ctx: StepContext<'_>,
 ) -> Result<(Tensor<1>, StepStats)> {
+    let (cfg, data) = (ctx.cfg, ctx.data);
     let clips = batch.size;
     let classes = data.dataset.classes.len();
-    let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, device);
+    let (x, y, lengths) = batch.into_tensors(data.frames, data.mels, classes, ctx.device);
     let lengths = cfg.variable_length.then_some(&lengths[..]);
     let (logits, out) = model.forward(x, lengths)?;
-    let output = OutputKind::new(cfg.loss, model.classifier.head(), data.dataset.multi_label)?;
-    let task = output.loss(logits, y);
+    let task = ctx.output.loss(logits, y);
     let loss = task.clone() + out.guide_loss.clone() * cfg.guide_weight;
     let n = clips as f64;
     // One read of the four statistics (on a GPU each read waits for the device).
@@ -173,6 +171,8 @@ pub struct StepContext<'a> {
     pub data: &'a PreparedData,
     /// The (autodiff) training device.
     pub device: &'a Device,
+    /// What the model outputs: its loss and probabilities.
+    pub output: OutputKind,
 }
 
 /// Where a step is, for messages.
@@ -196,7 +196,7 @@ pub fn train_step(
     at: StepAt,
     ctx: StepContext<'_>,
 ) -> Result<(AudioModel, StepStats)> {
-    let (loss, mut stats) = objective(&model, batch, ctx.cfg, ctx.data, ctx.device)?;
+    let (loss, mut stats) = objective(&model, batch, ctx)?;
     stats.lr = lr;
     let value = stats.loss / stats.clips.max(1) as f64;
     if !value.is_finite() {
@@ -411,6 +411,7 @@ mod tests {
             cfg: &cfg,
             data: &data,
             device: &device,
+            output: OutputKind::ExclusiveLogits,
         };
         let batch = assemble(&data, &[0, 1, 2, 3]).unwrap();
         let before = diffres::host_reads();
