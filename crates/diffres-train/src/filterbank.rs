@@ -152,38 +152,24 @@ impl LearnedFilterbank {
         device: &Device,
     ) -> Result<Option<Self>> {
         let g = geometry;
+        // The three configs share these builder methods (Burn's `Config` derive), not a trait.
+        macro_rules! sized {
+            ($config:expr) => {
+                $config
+                    .with_filters(g.filters)
+                    .with_sample_rate(g.sample_rate)
+                    .with_hop(g.hop)
+                    .with_kernel_size(g.taps)
+                    .with_pool_size(g.taps)
+                    .with_max_freq(g.max_freq)
+                    .init(device)?
+            };
+        }
         Ok(Some(match kind {
             FilterbankKind::Mel => return Ok(None),
-            FilterbankKind::TdFbank => LearnedFilterbank::TdFbank(
-                TdFbankConfig::new()
-                    .with_filters(g.filters)
-                    .with_sample_rate(g.sample_rate)
-                    .with_hop(g.hop)
-                    .with_kernel_size(g.taps)
-                    .with_pool_size(g.taps)
-                    .with_max_freq(g.max_freq)
-                    .init(device)?,
-            ),
-            FilterbankKind::SincNet => LearnedFilterbank::SincNet(
-                SincNetConfig::new()
-                    .with_filters(g.filters)
-                    .with_sample_rate(g.sample_rate)
-                    .with_hop(g.hop)
-                    .with_kernel_size(g.taps)
-                    .with_pool_size(g.taps)
-                    .with_max_freq(g.max_freq)
-                    .init(device)?,
-            ),
-            FilterbankKind::Leaf => LearnedFilterbank::Leaf(
-                LeafConfig::new()
-                    .with_filters(g.filters)
-                    .with_sample_rate(g.sample_rate)
-                    .with_hop(g.hop)
-                    .with_kernel_size(g.taps)
-                    .with_pool_size(g.taps)
-                    .with_max_freq(g.max_freq)
-                    .init(device)?,
-            ),
+            FilterbankKind::TdFbank => LearnedFilterbank::TdFbank(sized!(TdFbankConfig::new())),
+            FilterbankKind::SincNet => LearnedFilterbank::SincNet(sized!(SincNetConfig::new())),
+            FilterbankKind::Leaf => LearnedFilterbank::Leaf(sized!(LeafConfig::new())),
         }))
     }
 
