@@ -116,3 +116,8 @@ pub fn dataset_name(data: &Path) -> String {
     data.file_name()
         .map_or("dataset".into(), |n| n.to_string_lossy().into_owned())
 }
+
+/// A fraction of frames removed as a table writes it: `40%`.
+pub fn percent(reduction: f64) -> String {
+    format!("{}%", (reduction * 100.0).round())
+}

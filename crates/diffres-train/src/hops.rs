@@ -11,7 +11,7 @@ use diffres_report::line_chart;
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::grid::{dataset_name, metric_name, run_grid, seed_dir, ColumnRuns, GridRun};
+use crate::grid::{dataset_name, metric_name, percent, run_grid, seed_dir, ColumnRuns, GridRun};
 use crate::reporter::SharedReporter;
 use crate::run::write_atomic;
 
@@ -132,10 +132,6 @@ pub fn run_hops(spec: &HopSpec, cache: Option<&Path>, reporter: &SharedReporter)
     }
     run_grid(&runs, cache, reporter)?;
     write_hop_table(spec, &columns)
-}
-
-fn percent(reduction: f64) -> String {
-    format!("{}%", (reduction * 100.0).round())
 }
 
 /// Writes `table2.md`, `table2.csv` and `table2.png` from the finished runs of `columns`.

@@ -18,7 +18,7 @@ use diffres_report::{bar_chart, Bar};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::filterbank::FilterbankKind;
-use crate::grid::{dataset_name, metric_name, run_grid, seed_dir, ColumnRuns, GridRun};
+use crate::grid::{dataset_name, metric_name, percent, run_grid, seed_dir, ColumnRuns, GridRun};
 use crate::reporter::SharedReporter;
 use crate::run::write_atomic;
 
@@ -194,9 +194,9 @@ pub fn write_filterbank_table(
         params_row += &format!(" {} |", params.map_or("-".into(), params_text));
         let fps = diffres_report::nominal_fps(column.reduction, column.hop_ms as f64);
         fps_row += &format!(
-            " {fps:.0} ({} ms, {:.0}%) |",
+            " {fps:.0} ({} ms, {}) |",
             column.hop_ms,
-            100.0 * column.reduction
+            percent(column.reduction)
         );
         value_row += &format!(" {} |", runs.cell());
         csv += &format!(
