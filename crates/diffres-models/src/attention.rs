@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
+use crate::cpu::attention_pool::{attention_pool, AttentionDims, AttentionTensors};
 use crate::error::ModelError;
 
 /// Lower clamp of the attention weights (PSLA's `epsilon`).
@@ -162,7 +163,50 @@ impl MHeadAttention {
             }
             _ => x,
         };
+        if let Some(y) = self.fast_forward(&x) {
+            return y;
+        }
         self.forward_sequence(x.mean_dim(3).reshape([batch, channels, time]))
+    }
+
+    /// [`Self::forward`] through the flex host kernel, where it applies.
+    fn fast_forward(&self, x: &Tensor<4>) -> Option<Tensor<2>> {
+        if !crate::cpu::enabled() || x.dims().contains(&0) {
+            return None;
+        }
+        let [batch, channels, time, freq] = x.dims();
+        let stack_weights = |layers: &[Linear]| {
+            Tensor::stack::<3>(layers.iter().map(|l| l.weight.val()).collect(), 0)
+        };
+        let stack_biases = |layers: &[Linear]| -> Option<Tensor<2>> {
+            let biases: Option<Vec<Tensor<1>>> = layers
+                .iter()
+                .map(|l| l.bias.as_ref().map(|b| b.val()))
+                .collect();
+            Some(Tensor::stack::<2>(biases?, 0))
+        };
+        let params = AttentionTensors {
+            att: stack_weights(&self.att),
+            att_bias: stack_biases(&self.att)?,
+            cla: stack_weights(&self.cla),
+            cla_bias: stack_biases(&self.cla)?,
+            head_weight: self.head_weight.val(),
+        };
+        let [heads, in_channels, classes] = params.att.dims();
+        if in_channels != channels {
+            return None;
+        }
+        let dims = AttentionDims {
+            batch,
+            channels,
+            time,
+            freq,
+            heads,
+            classes,
+            probabilities: self.head == ClassifierHead::Psla,
+            clamp: [ATTENTION_EPSILON as f32, (1.0 - ATTENTION_EPSILON) as f32],
+        };
+        attention_pool(x, &params, dims)
     }
 
     /// Pools a sequence over time.

@@ -5,10 +5,8 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::module::avg_pool2d;
-use burn::tensor::ops::AvgPoolOptions;
 
-use crate::layers::{batch_norm_act, conv2d, Activation};
+use crate::layers::{avg_pool2d, batch_norm_act, conv2d, Activation};
 
 /// Configuration of [`CompactCnn`].
 #[derive(Config, Debug)]
@@ -77,7 +75,7 @@ impl CompactCnn {
             let [_, _, time, freq] = h.dims();
             // Pool only along axes that still have two or more steps (very short inputs work).
             let kernel = [if time >= 2 { 2 } else { 1 }, if freq >= 2 { 2 } else { 1 }];
-            h = avg_pool2d(h, AvgPoolOptions::new(kernel).with_stride(kernel));
+            h = avg_pool2d(h, kernel);
         }
         let [batch, channels, time, _] = h.dims();
         let h = h.mean_dim(3).reshape([batch, channels, time]); // [B, C, t']

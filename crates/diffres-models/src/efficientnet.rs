@@ -24,13 +24,12 @@ use burn::module::{Flag, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::ops::PadMode;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use crate::attention::{ClassifierHead, MHeadAttention, MHeadAttentionConfig};
-use crate::layers::{batch_norm_act, conv2d, Activation};
+use crate::layers::{batch_norm_act, conv2d, squeeze_excite, Activation};
 
 /// One stage of the B0 table: (expand ratio, output channels, repeats, stride, kernel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -417,12 +416,7 @@ impl MbConv {
             h = pad.apply(h);
         }
         h = batch_norm_act(&self.bn1, conv2d(&self.depthwise_conv, h), Activation::Silu);
-        let squeezed = h.clone().mean_dim(2).mean_dim(3); // [B, C, 1, 1]
-        let gate = sigmoid(
-            self.se_expand
-                .forward(silu(self.se_reduce.forward(squeezed))),
-        );
-        h = h * gate;
+        h = squeeze_excite(&self.se_reduce, &self.se_expand, h);
         h = batch_norm_act(
             &self.bn2,
             conv2d(&self.project_conv, h),

@@ -5,13 +5,17 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, silu};
+use burn::tensor::activation::{relu, sigmoid, silu};
+use burn::tensor::module;
+use burn::tensor::ops::AvgPoolOptions;
 
 use crate::cpu::geometry::ConvDims;
 pub(crate) use crate::cpu::norm_act::Activation;
 use diffres::kernel_support::NormParams;
 
 use crate::cpu::ops::{self, ConvKind};
+use crate::cpu::pool::PoolDims;
+use crate::cpu::squeeze_excite::ExciteDims;
 
 /// `conv.forward(x)`.
 ///
@@ -101,4 +105,81 @@ pub(crate) fn batch_norm_act(norm: &BatchNorm, x: Tensor<4>, act: Activation) ->
         Activation::Relu => relu(y),
         Activation::Silu => silu(y),
     }
+}
+
+/// Average pooling over windows of `kernel` moved by as much (no padding, floor mode), as
+/// `avg_pool2d` with `AvgPoolOptions::new(kernel).with_stride(kernel)`.
+///
+/// # Shapes
+/// - `x`: `[B, C, H, W]` with `H >= kernel[0]`, `W >= kernel[1]`; output
+///   `[B, C, H / kernel[0], W / kernel[1]]`
+pub(crate) fn avg_pool2d(x: Tensor<4>, kernel: [usize; 2]) -> Tensor<4> {
+    if crate::cpu::enabled() {
+        let [batch, channels, h, w] = x.dims();
+        let dims = PoolDims {
+            batch,
+            channels,
+            h,
+            w,
+            kernel,
+            stride: kernel,
+        };
+        if dims.is_valid() {
+            if let Some(y) = ops::avg_pool2d(&x, dims) {
+                return y;
+            }
+        }
+    }
+    module::avg_pool2d(x, AvgPoolOptions::new(kernel).with_stride(kernel))
+}
+
+/// Squeeze-excitation: `h * sigmoid(expand(silu(reduce(mean_hw(h)))))` with two 1x1
+/// convolutions with bias, `reduce` `C -> S` and `expand` `S -> C`.
+///
+/// # Shapes
+/// - `h`: `[B, C, H, W]`; output the same
+pub(crate) fn squeeze_excite(reduce: &Conv2d, expand: &Conv2d, h: Tensor<4>) -> Tensor<4> {
+    if let Some(y) = fast_squeeze_excite(reduce, expand, &h) {
+        return y;
+    }
+    let squeezed = h.clone().mean_dim(2).mean_dim(3); // [B, C, 1, 1]
+    h * sigmoid(expand.forward(silu(reduce.forward(squeezed))))
+}
+
+fn fast_squeeze_excite(reduce: &Conv2d, expand: &Conv2d, h: &Tensor<4>) -> Option<Tensor<4>> {
+    if !crate::cpu::enabled() {
+        return None;
+    }
+    let [batch, channels, height, width] = h.dims();
+    let (reduce_w, expand_w) = (reduce.weight.val(), expand.weight.val());
+    let [squeezed, reduce_in, rh, rw] = reduce_w.dims();
+    let [expand_out, expand_in, eh, ew] = expand_w.dims();
+    // A plain 1x1 convolution of the `[B, C, 1, 1]` means: no groups, stride or padding.
+    let one_by_one = |conv: &Conv2d| {
+        conv.groups == 1
+            && conv.stride == [1, 1]
+            && conv.dilation == [1, 1]
+            && padding(&conv.padding, [1, 1], [1, 1], [1, 1]) == [0; 4]
+    };
+    let shapes_fit = reduce_in == channels
+        && expand_out == channels
+        && expand_in == squeezed
+        && [rh, rw, eh, ew] == [1; 4]
+        && batch * channels * squeezed * height * width > 0;
+    if !shapes_fit || !one_by_one(reduce) || !one_by_one(expand) {
+        return None;
+    }
+    let params = ops::ExciteTensors {
+        reduce: reduce_w,
+        reduce_bias: reduce.bias.as_ref()?.val(),
+        expand: expand_w,
+        expand_bias: expand.bias.as_ref()?.val(),
+    };
+    let dims = ExciteDims {
+        batch,
+        channels,
+        plane: height * width,
+        squeezed,
+    };
+    ops::squeeze_excite(h, &params, dims)
 }

@@ -13,11 +13,14 @@
 //! counts, non-`f32` data), take the Burn modules' own path. Both paths compute the same
 //! function: the tests compare outputs, running statistics and every gradient.
 
+pub(crate) mod attention_pool;
 pub(crate) mod conv2d;
 pub(crate) mod depthwise;
 pub(crate) mod geometry;
 pub(crate) mod norm_act;
 pub(crate) mod ops;
+pub(crate) mod pool;
+pub(crate) mod squeeze_excite;
 #[cfg(test)]
 mod tests;
 

@@ -78,7 +78,7 @@ const LANES: usize = 16;
 /// `sum f(v)` over a slice, in `LANES` `f32` partial sums added in `f64`. (Plain loops, not
 /// iterator adaptors: they must inline into [`vectorized`]'s target.)
 #[inline(always)]
-fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+pub(crate) fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     let mut acc = [0.0f32; LANES];
     let chunks = v.chunks_exact(LANES);
     let mut total = 0.0f64;
@@ -98,7 +98,7 @@ fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
 
 /// `(sum f(a, g).0, sum f(a, g).1)` over two slices of one length, as [`lane_sum`].
 #[inline(always)]
-fn lane_sum2(a: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
+pub(crate) fn lane_sum2(a: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
     let (mut acc0, mut acc1) = ([0.0f32; LANES], [0.0f32; LANES]);
     let (ca, cg) = (a.chunks_exact(LANES), g.chunks_exact(LANES));
     let mut total = (0.0f64, 0.0f64);

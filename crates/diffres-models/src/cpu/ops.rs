@@ -19,6 +19,8 @@ use diffres::kernel_support::{
 
 use super::geometry::ConvDims;
 use super::norm_act::{self, Activation, Norm, NormDims};
+use super::pool::{self, PoolDims};
+use super::squeeze_excite::{self as excite, ExciteDims, ExciteParams, ExciteSaved};
 use super::{conv2d as dense, depthwise};
 
 /// Which convolution kernel.
@@ -156,6 +158,194 @@ impl Backward<Flex, 2> for ConvBackward {
                 ConvKind::Depthwise => 1,
             };
             grads.register::<Flex>(node.id, flex_tensor(dw, &[d.c_out, per_group, d.kh, d.kw]));
+        }
+    }
+}
+
+/// Average pooling without padding on flex: `x` `[B, C, h, w]` as `dims` describes it.
+pub(crate) fn avg_pool2d(x: &Tensor<4>, dims: PoolDims) -> Option<Tensor<4>> {
+    match flex_kind(x)? {
+        FlexKind::Plain => {
+            let x = plain(x.clone())?;
+            Some(plain_tensor(
+                pool::forward(&dims, &host(&x)),
+                dims.out_shape(),
+            ))
+        }
+        FlexKind::Autodiff => avg_pool2d_tracked::<NoCheckpointing>(x, dims),
+        FlexKind::AutodiffBalanced => avg_pool2d_tracked::<BalancedCheckpointing>(x, dims),
+    }
+}
+
+fn avg_pool2d_tracked<C: Strategy>(x: &Tensor<4>, dims: PoolDims) -> Option<Tensor<4>> {
+    let input = C::tracked::<4>(x.clone())?;
+    let out = flex_tensor(
+        pool::forward(&dims, &host(input.primitive())),
+        &dims.out_shape(),
+    );
+    // The backward pass needs only the sizes: nothing of the input is kept.
+    let output = match PoolBackward
+        .prepare::<C>([input.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(dims, out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Some(C::wrap::<4>(output))
+}
+
+#[derive(Debug)]
+struct PoolBackward;
+
+impl Backward<Flex, 1> for PoolBackward {
+    type State = PoolDims;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let d = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let [Some(node)] = &ops.parents {
+            let dx = pool::backward(&d, &host(&grad));
+            grads.register::<Flex>(node.id, flex_tensor(dx, &[d.batch, d.channels, d.h, d.w]));
+        }
+    }
+}
+
+/// The squeeze-excitation's parameters: `[S, C, 1, 1]`, `[S]`, `[C, S, 1, 1]`, `[C]`.
+pub(crate) struct ExciteTensors {
+    pub reduce: Tensor<4>,
+    pub reduce_bias: Tensor<1>,
+    pub expand: Tensor<4>,
+    pub expand_bias: Tensor<1>,
+}
+
+/// Squeeze-excitation on flex: `h` `[B, C, H, W]`.
+pub(crate) fn squeeze_excite(
+    h: &Tensor<4>,
+    p: &ExciteTensors,
+    dims: ExciteDims,
+) -> Option<Tensor<4>> {
+    match flex_kind(h)? {
+        FlexKind::Plain => {
+            let values = |t: Option<FlexTensor>| t.map(|t| host(&t).into_owned());
+            let weights = [
+                values(plain(p.reduce.clone()))?,
+                values(plain(p.reduce_bias.clone()))?,
+                values(plain(p.expand.clone()))?,
+                values(plain(p.expand_bias.clone()))?,
+            ];
+            let x = plain(h.clone())?;
+            let (y, _) = excite::forward(&dims, &host(&x), &ExciteParams::of(&weights));
+            Some(plain_tensor(y, h.dims()))
+        }
+        FlexKind::Autodiff => squeeze_excite_tracked::<NoCheckpointing>(h, p, dims),
+        FlexKind::AutodiffBalanced => squeeze_excite_tracked::<BalancedCheckpointing>(h, p, dims),
+    }
+}
+
+fn squeeze_excite_tracked<C: Strategy>(
+    h: &Tensor<4>,
+    p: &ExciteTensors,
+    dims: ExciteDims,
+) -> Option<Tensor<4>> {
+    let input = C::tracked::<4>(h.clone())?;
+    let reduce = C::tracked::<4>(p.reduce.clone())?;
+    let reduce_bias = C::tracked::<1>(p.reduce_bias.clone())?;
+    let expand = C::tracked::<4>(p.expand.clone())?;
+    let expand_bias = C::tracked::<1>(p.expand_bias.clone())?;
+    let values = |t: &AdTensor| host(t.primitive()).into_owned();
+    let weights = [&reduce, &reduce_bias, &expand, &expand_bias].map(values);
+    let (y, saved) = excite::forward(&dims, &host(input.primitive()), &ExciteParams::of(&weights));
+    let out = flex_tensor(y, &h.dims());
+    let nodes = [
+        input.node(),
+        reduce.node(),
+        reduce_bias.node(),
+        expand.node(),
+        expand_bias.node(),
+    ];
+    let output = match ExciteBackward
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            ExciteState(Arc::new(ExciteSavedAll {
+                dims,
+                weights,
+                saved,
+                input: input.primitive().clone(),
+            })),
+            out,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Some(C::wrap::<4>(output))
+}
+
+#[derive(Debug)]
+struct ExciteBackward;
+
+#[derive(Clone, Debug)]
+struct ExciteState(Arc<ExciteSavedAll>);
+
+struct ExciteSavedAll {
+    dims: ExciteDims,
+    /// The projections' weights and biases, in [`ExciteTensors`]' order.
+    weights: [Vec<f32>; 4],
+    saved: ExciteSaved,
+    /// The excitation's input (a reference-counted view).
+    input: FlexTensor,
+}
+
+impl std::fmt::Debug for ExciteSavedAll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExciteSavedAll")
+            .field("dims", &self.dims)
+            .finish()
+    }
+}
+
+impl Backward<Flex, 5> for ExciteBackward {
+    type State = ExciteState;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 5>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let all = &ops.state.0;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let d = &all.dims;
+        let g = excite::backward(
+            d,
+            &host(&all.input),
+            &ExciteParams::of(&all.weights),
+            &all.saved,
+            &host(&grad),
+            ops.parents[0].is_some(),
+        );
+        let [input, reduce, reduce_bias, expand, expand_bias] = &ops.parents;
+        if let (Some(node), Some(dh)) = (input, g.input) {
+            let shape = all.input.layout().shape().to_vec();
+            grads.register::<Flex>(node.id, flex_tensor(dh, &shape));
+        }
+        let (c, s) = (d.channels, d.squeezed);
+        for (node, values, shape) in [
+            (reduce, g.reduce, vec![s, c, 1, 1]),
+            (reduce_bias, g.reduce_bias, vec![s]),
+            (expand, g.expand, vec![c, s, 1, 1]),
+            (expand_bias, g.expand_bias, vec![c]),
+        ] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, flex_tensor(values, &shape));
+            }
         }
     }
 }
