@@ -34,6 +34,12 @@ pub fn set_threads(threads: Option<u32>) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// The instruction set the host kernels and their GEMM use: `avx512`, `avx2` or `baseline`
+/// (`avx2` on an AVX-512 machine in a build without the `avx512` feature).
+pub fn simd_level() -> &'static str {
+    diffres::kernel_support::simd_level()
+}
+
 /// Whether the CPU has AVX-512F (the matrix kernels pick it at run time).
 pub fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]

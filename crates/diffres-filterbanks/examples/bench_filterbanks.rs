@@ -9,7 +9,7 @@
 //!
 //! Prints one line per (filterbank, batch, path): with `--json` one JSON object
 //! `{"filterbank", "batch", "path", "taps", "seconds_audio", "forward_s", "train_step_s",
-//! "forward_cpu_s", "train_step_cpu_s", "cpu", "avx512", "threads"}`, where `forward_s` is the
+//! "forward_cpu_s", "train_step_cpu_s", "cpu", "avx512", "simd", "threads"}`, where `forward_s` is the
 //! median forward time and `train_step_s` the median forward + backward (of the output's sum, no optimiser) on the autodiff device, in
 //! seconds: the median of `--repeats` timed calls after one warm-up (`bench/harness.rs`);
 //! `*_cpu_s` are the process's CPU seconds (all threads), steadier on a busy machine. Each
@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .map(str::to_string)
         .collect();
-    let (cpu, avx512) = (cpu_model(), has_avx512());
+    let (cpu, avx512, simd) = (cpu_model(), has_avx512(), harness::simd_level());
     let samples = (seconds * 16000.0).round() as usize;
     let plain = Device::flex();
     let ad = Device::flex().autodiff();
@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 });
                 if json {
                     println!(
-                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"taps\":{taps},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"forward_cpu_s\":{forward_cpu_s:.6},\"train_step_cpu_s\":{train_step_cpu_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"threads\":{threads}}}"
+                        "{{\"filterbank\":\"{name}\",\"batch\":{batch},\"path\":\"{path}\",\"taps\":{taps},\"seconds_audio\":{seconds},\"forward_s\":{forward_s:.6},\"train_step_s\":{train_step_s:.6},\"forward_cpu_s\":{forward_cpu_s:.6},\"train_step_cpu_s\":{train_step_cpu_s:.6},\"cpu\":\"{cpu}\",\"avx512\":{avx512},\"simd\":\"{simd}\",\"threads\":{threads}}}"
                     );
                 } else {
                     println!(

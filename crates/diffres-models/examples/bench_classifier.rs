@@ -114,8 +114,9 @@ fn main() {
     let (cpu, avx512) = (cpu_model(), has_avx512());
     if !args.json {
         println!(
-            "CPU: {cpu} (AVX-512: {}) | threads: {threads} | input [{}, {}, {}, {}] | median of {} after a warm-up\n",
+            "CPU: {cpu} (AVX-512: {}, kernels: {}) | threads: {threads} | input [{}, {}, {}, {}] | median of {} after a warm-up\n",
             if avx512 { "yes" } else { "no" },
+            harness::simd_level(),
             args.batch,
             args.channels,
             args.frames,
@@ -150,6 +151,7 @@ fn main() {
                 "threads": threads,
                 "cpu": cpu,
                 "avx512": avx512,
+                "simd": harness::simd_level(),
             });
             println!("{line}");
         } else {

@@ -182,8 +182,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = args.model.name();
     if !args.json {
         println!(
-            "CPU: {cpu} (AVX-512: {}) | threads: {threads} | batch {} x {} s, 128 filters, {model} | median of {} after a warm-up\n",
+            "CPU: {cpu} (AVX-512: {}, kernels: {}) | threads: {threads} | batch {} x {} s, 128 filters, {model} | median of {} after a warm-up\n",
             if avx512 { "yes" } else { "no" },
+            harness::simd_level(),
             args.batch,
             args.seconds,
             args.reps
@@ -219,6 +220,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "threads": threads,
                     "cpu": cpu,
                     "avx512": avx512,
+                    "simd": harness::simd_level(),
                 });
                 println!("{line}");
             } else {

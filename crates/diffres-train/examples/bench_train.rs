@@ -185,8 +185,9 @@ fn main() {
     }
     if !args.json {
         println!(
-            "CPU: {cpu} (AVX-512: {}) | threads: {threads} | batch {}, {} frames ({clip_s} s), {} mels | median of {reps} after a warm-up\n",
+            "CPU: {cpu} (AVX-512: {}, kernels: {}) | threads: {threads} | batch {}, {} frames ({clip_s} s), {} mels | median of {reps} after a warm-up\n",
             if avx512 { "yes" } else { "no" },
+            harness::simd_level(),
             args.batch,
             args.frames,
             mel_config.n_mels
@@ -223,6 +224,7 @@ fn main() {
                 "threads": threads,
                 "cpu": cpu,
                 "avx512": avx512,
+                "simd": harness::simd_level(),
             });
             println!("{line}");
         } else {

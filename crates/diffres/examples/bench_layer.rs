@@ -280,9 +280,10 @@ fn main() {
 
     if !args.json {
         println!(
-            "# DiffRes layer benchmark{}\n\nCPU: {cpu} (AVX-512: {}) | threads: {threads_used} | batch {batch}, F = {mels} | Burn flex, release | malloc: {}\n",
+            "# DiffRes layer benchmark{}\n\nCPU: {cpu} (AVX-512: {}, kernels: {}) | threads: {threads_used} | batch {batch}, F = {mels} | Burn flex, release | malloc: {}\n",
             if args.quick { " (quick smoke run)" } else { "" },
             if avx512 { "yes" } else { "no" },
+            harness::simd_level(),
             if kept {
                 "freed memory kept (diffres::keep_freed_memory)"
             } else {
@@ -319,6 +320,7 @@ fn main() {
                 "threads": threads_used,
                 "cpu": cpu,
                 "avx512": avx512,
+                "simd": harness::simd_level(),
                 "malloc": if kept { "kept" } else { "defaults" },
             });
             println!("{line}");

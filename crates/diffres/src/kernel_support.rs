@@ -67,15 +67,33 @@ pub fn update_running_stats(norm: &BatchNorm, mean: &[f32], var: &[f32]) {
     blend(&norm.running_var, var);
 }
 
-/// Runs `f` compiled for AVX-512 or for AVX2 + FMA when this CPU has them (checked at run
-/// time), else for the baseline target: the workspace is built for plain x86-64, so loops the
-/// compiler vectorises would otherwise use 4-wide SSE. `f` should be a small closure that
-/// calls `#[inline(always)]` loops, so that they are compiled inside the selected target.
-/// Call it inside each parallel task: rayon's workers run baseline code.
+/// The instruction set [`vectorized`] compiles its loops for on this CPU and build:
+/// `"avx512"` (with the `avx512` feature, on by default, where the CPU has AVX-512F),
+/// `"avx2"` (AVX2 + FMA) or `"baseline"`. The GEMM follows the same choice.
+pub fn simd_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if cfg!(feature = "avx512") && std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return "avx2";
+        }
+    }
+    "baseline"
+}
+
+/// Runs `f` compiled for AVX-512 (with the `avx512` feature) or for AVX2 + FMA when this CPU
+/// has them (checked at run time), else for the baseline target: the workspace is built for
+/// plain x86-64, so loops the compiler vectorises would otherwise use 4-wide SSE. `f` should
+/// be a small closure that calls `#[inline(always)]` loops, so that they are compiled inside
+/// the selected target. Call it inside each parallel task: rayon's workers run baseline code.
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
+        #[cfg(feature = "avx512")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
             return unsafe { with_avx512(f) };
@@ -93,7 +111,7 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
