@@ -12,6 +12,9 @@
 #   THREADS         threads on both sides (default 2)
 #   REPS            timed repetitions after one warm-up, median reported (default 3)
 #   OUT             file that collects the JSON lines (default bench/results-DATE.jsonl)
+#   CARGO_FLAGS     extra flags of the Rust build, e.g. --no-default-features (the AVX2 code
+#                   on an AVX-512 machine: what a machine without AVX-512 runs)
+#   CARGO_TARGET_DIR  cargo's target directory (default target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,10 +41,10 @@ for s in "${SUITES[@]}"; do
     esac
 done
 
-cargo build --release --quiet -p diffres --example bench_layer \
-    -p diffres-models --example bench_classifier \
-    -p diffres-train --example bench_train
-BIN=target/release/examples
+# shellcheck disable=SC2086 # CARGO_FLAGS is a list of flags
+cargo build --release --quiet --workspace ${CARGO_FLAGS:-} \
+    --example bench_layer --example bench_classifier --example bench_train
+BIN=${CARGO_TARGET_DIR:-target}/release/examples
 TORCH=("$PYTHON" bench/pytorch/bench_torch.py)
 : > "$OUT"
 

@@ -4,14 +4,16 @@
 //! batch norm is several passes over memory (transposes included) and the backward passes of
 //! the depthwise and strided convolutions go through generic transposed convolutions, so the
 //! networks ran 3-5x slower than PyTorch on the same CPU. This module computes the dense and
-//! depthwise convolutions and the batch norm fused with its activation on the host, with
-//! hand-written backward passes registered in Burn's autodiff graph (as the layer's kernels
-//! in `diffres::cpu` do).
+//! depthwise convolutions, the batch norm fused with its activation, EfficientNet's
+//! squeeze-excitation, the compact CNN's average pooling and PSLA's attention pooling on the
+//! host, with hand-written backward passes registered in Burn's autodiff graph (as the
+//! layer's kernels in `diffres::cpu` do).
 //!
-//! [`crate::layers`] calls them when the tensors live on flex (with or without autodiff);
-//! any other backend, and the cases the kernels do not cover (a bias, dilation, other group
-//! counts, non-`f32` data), take the Burn modules' own path. Both paths compute the same
-//! function: the tests compare outputs, running statistics and every gradient.
+//! [`crate::layers`] and [`crate::MHeadAttention`] call them when the tensors live on flex
+//! (with or without autodiff); any other backend, and the cases the kernels do not cover (a
+//! convolution with bias, a projection without one, dilation, other group counts, non-`f32`
+//! data), take the Burn modules' own path. Both paths compute the same function: the tests
+//! compare outputs, running statistics and every gradient.
 
 pub(crate) mod attention_pool;
 pub(crate) mod conv2d;
