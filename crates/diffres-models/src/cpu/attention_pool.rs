@@ -21,10 +21,12 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Flex;
 use burn::prelude::*;
 use diffres::kernel_support::{
-    exp, flex_kind, flex_tensor, host, matmul, plain, plain_tensor, AdTensor, FlexKind, Strategy,
-    View, ViewMut,
+    exp, flex_kind, flex_tensor, host, matmul, plain, plain_tensor, FlexKind, Strategy, View,
+    ViewMut,
 };
 use rayon::prelude::*;
+
+use super::ops::{plain_values, tracked_values};
 
 /// Sizes: the map `[batch, channels, time, freq]`, `heads` heads, `classes` outputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -351,14 +353,12 @@ pub(crate) fn attention_pool(
     let out_shape = [dims.batch, dims.classes];
     match flex_kind(x)? {
         FlexKind::Plain => {
-            let values =
-                |t: Option<burn::backend::flex::FlexTensor>| t.map(|t| host(&t).into_owned());
             let weights = [
-                values(plain(p.att.clone()))?,
-                values(plain(p.att_bias.clone()))?,
-                values(plain(p.cla.clone()))?,
-                values(plain(p.cla_bias.clone()))?,
-                values(plain(p.head_weight.clone()))?,
+                plain_values(&p.att)?,
+                plain_values(&p.att_bias)?,
+                plain_values(&p.cla)?,
+                plain_values(&p.cla_bias)?,
+                plain_values(&p.head_weight)?,
             ];
             let input = plain(x.clone())?;
             let (y, _) = forward(&dims, &host(&input), &AttentionParams::of(&weights));
@@ -380,8 +380,7 @@ fn tracked<C: Strategy>(
     let cla = C::tracked::<3>(p.cla.clone())?;
     let cla_bias = C::tracked::<2>(p.cla_bias.clone())?;
     let head_weight = C::tracked::<1>(p.head_weight.clone())?;
-    let values = |t: &AdTensor| host(t.primitive()).into_owned();
-    let weights = [&att, &att_bias, &cla, &cla_bias, &head_weight].map(values);
+    let weights = [&att, &att_bias, &cla, &cla_bias, &head_weight].map(tracked_values);
     let (y, saved) = forward(
         &dims,
         &host(input.primitive()),

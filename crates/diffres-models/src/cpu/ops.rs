@@ -55,6 +55,16 @@ impl ConvKind {
     }
 }
 
+/// A plain flex tensor's values, owned (`None` off flex or for non-`f32` data).
+pub(crate) fn plain_values<const D: usize>(t: &Tensor<D>) -> Option<Vec<f32>> {
+    plain(t.clone()).map(|t| host(&t).into_owned())
+}
+
+/// A tracked flex tensor's values, owned.
+pub(crate) fn tracked_values(t: &AdTensor) -> Vec<f32> {
+    host(t.primitive()).into_owned()
+}
+
 fn out_shape(d: &ConvDims) -> [usize; 4] {
     [d.batch, d.c_out, d.h_out(), d.w_out()]
 }
@@ -232,12 +242,11 @@ pub(crate) fn squeeze_excite(
 ) -> Option<Tensor<4>> {
     match flex_kind(h)? {
         FlexKind::Plain => {
-            let values = |t: Option<FlexTensor>| t.map(|t| host(&t).into_owned());
             let weights = [
-                values(plain(p.reduce.clone()))?,
-                values(plain(p.reduce_bias.clone()))?,
-                values(plain(p.expand.clone()))?,
-                values(plain(p.expand_bias.clone()))?,
+                plain_values(&p.reduce)?,
+                plain_values(&p.reduce_bias)?,
+                plain_values(&p.expand)?,
+                plain_values(&p.expand_bias)?,
             ];
             let x = plain(h.clone())?;
             let (y, _) = excite::forward(&dims, &host(&x), &ExciteParams::of(&weights));
@@ -258,8 +267,7 @@ fn squeeze_excite_tracked<C: Strategy>(
     let reduce_bias = C::tracked::<1>(p.reduce_bias.clone())?;
     let expand = C::tracked::<4>(p.expand.clone())?;
     let expand_bias = C::tracked::<1>(p.expand_bias.clone())?;
-    let values = |t: &AdTensor| host(t.primitive()).into_owned();
-    let weights = [&reduce, &reduce_bias, &expand, &expand_bias].map(values);
+    let weights = [&reduce, &reduce_bias, &expand, &expand_bias].map(tracked_values);
     let (y, saved) = excite::forward(&dims, &host(input.primitive()), &ExciteParams::of(&weights));
     let out = flex_tensor(y, &h.dims());
     let nodes = [
@@ -369,9 +377,11 @@ pub(crate) fn norm_act(x: &Tensor<4>, norm: &NormParams, act: Activation) -> Opt
                 channels: c,
                 plane: h * w,
             };
-            let values = |t: &Tensor<1>| plain(t.clone()).map(|t| host(&t).into_owned());
-            let (mean, var) = (values(&norm.running_mean)?, values(&norm.running_var)?);
-            let (gamma, beta) = (values(&norm.gamma)?, values(&norm.beta)?);
+            let (mean, var) = (
+                plain_values(&norm.running_mean)?,
+                plain_values(&norm.running_var)?,
+            );
+            let (gamma, beta) = (plain_values(&norm.gamma)?, plain_values(&norm.beta)?);
             let inv_std = norm_act::inv_std(&var, norm.epsilon);
             let input = plain(x.clone())?;
             let stats = Norm {
@@ -405,12 +415,11 @@ fn norm_act_tracked<C: Strategy>(
     let input = C::tracked::<4>(x.clone())?;
     let gamma = C::tracked::<1>(norm.gamma.clone())?;
     let beta = C::tracked::<1>(norm.beta.clone())?;
-    let values = |t: &AdTensor| host(t.primitive()).into_owned();
     let a = host(input.primitive());
     let (mean, var) = if norm.training {
         norm_act::batch_stats(&dims, &a)
     } else {
-        let running = |t: &Tensor<1>| C::tracked::<1>(t.clone()).map(|t| values(&t));
+        let running = |t: &Tensor<1>| C::tracked::<1>(t.clone()).map(|t| tracked_values(&t));
         (running(&norm.running_mean)?, running(&norm.running_var)?)
     };
     let saved = NormSaved {
@@ -418,8 +427,8 @@ fn norm_act_tracked<C: Strategy>(
         act,
         inv_std: norm_act::inv_std(&var, norm.epsilon),
         mean,
-        gamma: values(&gamma),
-        beta: values(&beta),
+        gamma: tracked_values(&gamma),
+        beta: tracked_values(&beta),
         training: norm.training,
         input: input.primitive().clone(),
     };
