@@ -15,6 +15,13 @@ examples with --json):
               training clips/s (forward, cross-entropy + guide loss, backward, Adam) and
               inference seconds of audio per second (waveform -> log-mel -> label).
               Rust side: cargo run --release -p diffres-train --example bench_train -- --json
+  run         a whole training run on a dataset folder (manifest.csv: path,label,split; 16-bit
+              WAV): every train and val clip decoded and turned into log-mel features held
+              in memory, one or more epochs (shuffled batches, cross-entropy + guide loss,
+              Adam), then the validation split evaluated. For a peak-memory comparison the
+              caller samples this process; Rust side (which runs it with --in-process and
+              samples both sides alike): cargo run --release -p diffres-train --example
+              bench_memory -- --torch PYTHON
 
 Every case runs in a fresh child process (so its peak memory is its own) with
 torch.set_num_threads(--threads, default 2); times are medians of --reps after one warm-up.
@@ -445,7 +452,114 @@ def case_train(args):
     }
 
 
-CASES = {"classifier": case_classifier, "layer": case_layer, "train": case_train}
+def log_mel(torch, waves, frames, mels):
+    """diffres-audio's log-mel (16 kHz, n_fft 512, window 400, hop 160, HTK mels, power 2, log
+    floor 1e-6), cut or padded with silence (the floor) to `frames`: [B, frames, mels]."""
+    sr, hop, n_fft, win = 16_000, 160, 512, 400
+    spec = torch.stft(waves, n_fft, hop_length=hop, win_length=win,
+                      window=torch.hann_window(win), center=True, pad_mode="reflect",
+                      return_complex=True)
+    power = spec.abs().pow(2).transpose(1, 2)
+    logmel = torch.log(torch.clamp(power @ mel_matrix(torch, sr, n_fft, mels), min=1e-6))
+    logmel = logmel[:, :frames]
+    if logmel.shape[1] < frames:
+        pad = torch.full((logmel.shape[0], frames - logmel.shape[1], mels), math.log(1e-6))
+        logmel = torch.cat([logmel, pad], 1)
+    return logmel
+
+
+def case_run(args):
+    """A whole training run on a dataset folder, features in memory (see the module docs)."""
+    torch = import_torch(args.threads)
+    import csv
+    import wave
+
+    import numpy as np
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    folder = os.path.dirname(os.path.abspath(args.manifest))
+    with open(args.manifest, newline="") as f:
+        rows = list(csv.DictReader(f))
+    labels = sorted({r["label"] for r in rows})
+    index = {name: i for i, name in enumerate(labels)}
+
+    def load(splits):
+        chosen = [r for r in rows if r["split"] in splits]
+        if not chosen:
+            raise SystemExit(f"error: {args.manifest}: no clips in split {'/'.join(splits)}")
+        feats = []
+        for start in range(0, len(chosen), 64):  # decode and featurise in chunks
+            waves = []
+            for r in chosen[start:start + 64]:
+                with wave.open(os.path.join(folder, r["path"]), "rb") as w:
+                    if w.getsampwidth() != 2 or w.getframerate() != 16_000:
+                        raise SystemExit(f"error: {r['path']}: expected 16-bit 16 kHz WAV")
+                    pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+                waves.append(pcm.astype(np.float32) / 32768.0)
+            longest = max(len(x) for x in waves)
+            batch = np.zeros((len(waves), longest), dtype=np.float32)
+            for i, x in enumerate(waves):
+                batch[i, :len(x)] = x
+            feats.append(log_mel(torch, torch.from_numpy(batch), args.frames, args.mels))
+        targets = torch.tensor([index[r["label"]] for r in chosen])
+        return torch.cat(feats), targets
+
+    started = time.perf_counter()
+    x_train, y_train = load(("train",))
+    x_valid, y_valid = load(("val", "valid", "validation"))
+    frontend, channels = build_frontend(
+        args.frontend, args.frames, args.mels, args.reduction, args.diffres_python
+    )
+    classifier = build_classifier(args.model, channels, len(labels))
+    modules = [m for m in (frontend, classifier) if m is not None]
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    optim = torch.optim.Adam(params, lr=1e-3)
+
+    def forward(x):
+        if frontend is None:
+            return classifier(x.unsqueeze(1)), None
+        ret = frontend(x)
+        return classifier(ret["feature"]), ret["guide_loss"].sum()
+
+    for _ in range(args.epochs):
+        for m in modules:
+            m.train()
+        order = torch.randperm(len(x_train))
+        for start in range(0, len(order), args.batch):
+            idx = order[start:start + args.batch]
+            optim.zero_grad(set_to_none=True)
+            logits, guide = forward(x_train[idx])
+            loss = F.cross_entropy(logits, y_train[idx])
+            if guide is not None:
+                loss = loss + guide
+            loss.backward()
+            optim.step()
+        for m in modules:
+            m.eval()
+        correct = 0
+        with torch.no_grad():
+            for start in range(0, len(x_valid), args.batch):
+                logits, _ = forward(x_valid[start:start + args.batch])
+                correct += (logits.argmax(1) == y_valid[start:start + args.batch]).sum().item()
+    return {
+        "case": "train_run",
+        "frontend": args.frontend,
+        "model": args.model,
+        "reduction": args.reduction,
+        "T": args.frames,
+        "batch": args.batch,
+        "mels": args.mels,
+        "epochs": args.epochs,
+        "clips": len(x_train) + len(x_valid),
+        "valid_accuracy": correct / max(len(x_valid), 1),
+        "wall_s": time.perf_counter() - started,
+        "process_peak_rss_mb": peak_rss_mb(),
+    }
+
+
+CASES = {"classifier": case_classifier, "layer": case_layer, "train": case_train,
+         "run": case_run}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,6 +604,17 @@ def parser():
     s.add_argument("--classes", type=int, default=10)
     s.add_argument("--diffres-python", default=os.environ.get("DIFFRES_PYTHON"),
                    help="checkout of github.com/haoheliu/diffres-python (or DIFFRES_PYTHON)")
+
+    s = sub.add_parser("run", help="a whole training run on a dataset folder (peak memory)")
+    common(s)
+    s.add_argument("--manifest", required=True, help="the dataset's manifest.csv")
+    s.add_argument("--model", default="cnn")
+    s.add_argument("--frontend", default="diffres", help="identity, avgpool or diffres")
+    s.add_argument("--reduction", type=float, default=0.75)
+    s.add_argument("--frames", type=int, default=100)
+    s.add_argument("--epochs", type=int, default=1)
+    s.add_argument("--diffres-python", default=os.environ.get("DIFFRES_PYTHON"),
+                   help="checkout of github.com/haoheliu/diffres-python (or DIFFRES_PYTHON)")
     return p
 
 
@@ -498,6 +623,7 @@ LISTS = {
     "classifier": ("model",),
     "layer": ("frames",),
     "train": ("frontend", "model", "reduction", "frames"),
+    "run": (),
 }
 CONVERT = {"frames": int, "reduction": float, "model": str, "frontend": str}
 

@@ -360,7 +360,7 @@ impl FeatureExtractor {
                 warnings,
             },
             Some(n) => {
-                let (spec, valid_frames) = spec.fit_frames(n, self.cfg.pad_value());
+                let (spec, valid_frames) = spec.into_fitted(n, self.cfg.pad_value());
                 Features {
                     spec,
                     valid_frames,

@@ -2,7 +2,8 @@
 //! memory grow with the data when features are streamed from the feature cache?
 //!
 //! ```text
-//! cargo run --release -p diffres-train --example bench_memory -- [--json] [--small N] [--large N] [--memory]
+//! cargo run --release -p diffres-train --example bench_memory -- [--json] [--small N] [--large N]
+//!     [--memory] [--torch PYTHON]
 //! ```
 //!
 //! For each size (clips per class of the synthetic dataset, 9 classes: 30 and 600 by default,
@@ -10,6 +11,13 @@
 //! 1 s clips, 64 mel bins, 1 epoch) in a child process and samples the child's
 //! `/proc/PID/status` `RssAnon` every 10 ms; it prints the peak per size and the ratio.
 //! `--memory` holds the features in memory instead, for comparison. Linux only.
+//!
+//! `--torch PYTHON` (the interpreter of `bench/pytorch/setup_venv.sh`'s environment; the
+//! authors' layer from `DIFFRES_PYTHON`, a checkout of haoheliu/diffres-python) also runs the
+//! same training in PyTorch on the same clips (`bench/pytorch/bench_torch.py run`: pydiffres +
+//! the compact CNN, features in memory, batch 32, Adam, then the validation split), sampled
+//! the same way, and prints the ratio of the peaks per size: the issue's target is diffres at
+//! most 1.5x PyTorch's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,11 +79,40 @@ fn measure(manifest: &Path, work: &Path, stream: bool) -> (u64, f64) {
         work.join("cache").display(),
         if stream { "stream" } else { "memory" }
     );
+    let mut child = Command::new(std::env::current_exe().expect("own path"));
+    child.env(CHILD, spec);
+    let measured = sample_peak(child);
+    std::fs::remove_dir_all(&out).ok();
+    measured
+}
+
+/// `bench_torch.py run` on the same clips with the same settings as [`config`], in this
+/// process's child (so it is sampled like the Rust side).
+fn measure_torch(python: &Path, manifest: &Path) -> (u64, f64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/pytorch/bench_torch.py");
+    let c = config(manifest, false);
+    let mut child = Command::new(python);
+    child
+        .arg(script)
+        .arg("run")
+        .arg("--in-process")
+        .arg("--manifest")
+        .arg(manifest)
+        .args(["--threads", "2", "--model", "cnn", "--frontend", "diffres"])
+        .args(["--reduction", &c.reduction.to_string()])
+        .args(["--frames", &c.frames.expect("set").to_string()])
+        .args(["--mels", &c.mels.to_string()])
+        .args(["--epochs", &c.epochs.to_string()])
+        .args(["--batch", &c.batch_size.to_string()])
+        .stdout(std::process::Stdio::null());
+    sample_peak(child)
+}
+
+/// Starts `child`, samples its RssAnon every 10 ms until it exits; its peak (KiB) and wall
+/// time.
+fn sample_peak(mut child: Command) -> (u64, f64) {
     let started = Instant::now();
-    let mut proc = Command::new(std::env::current_exe().expect("own path"))
-        .env(CHILD, spec)
-        .spawn()
-        .expect("start the child");
+    let mut proc = child.spawn().expect("start the child");
     let mut peak = 0;
     loop {
         if let Some(kib) = rss_anon_kib(proc.id()) {
@@ -87,7 +124,6 @@ fn measure(manifest: &Path, work: &Path, stream: bool) -> (u64, f64) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::fs::remove_dir_all(&out).ok();
     (peak, started.elapsed().as_secs_f64())
 }
 
@@ -107,6 +143,10 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let stream = !args.iter().any(|a| a == "--memory");
     let sizes = [arg(&args, "--small", 30), arg(&args, "--large", 600)];
+    let torch = args
+        .iter()
+        .position(|a| a == "--torch")
+        .map(|i| PathBuf::from(args.get(i + 1).expect("--torch PYTHON")));
     let work = std::env::temp_dir().join("diffres-bench-memory");
     let mut peaks = Vec::new();
     for per_class in sizes {
@@ -129,7 +169,7 @@ fn main() {
         peaks.push(peak);
         if json {
             println!(
-                "{{\"case\":\"train_1_epoch\",\"clips\":{clips},\"stream\":{stream},\"peak_rss_anon_mib\":{:.1},\"wall_s\":{seconds:.2}}}",
+                "{{\"case\":\"train_1_epoch\",\"implementation\":\"diffres\",\"clips\":{clips},\"stream\":{stream},\"peak_rss_anon_mib\":{:.1},\"wall_s\":{seconds:.2}}}",
                 peak as f64 / 1024.0
             );
         } else {
@@ -138,6 +178,24 @@ fn main() {
                 if stream { "streamed" } else { "in memory" },
                 peak as f64 / 1024.0
             );
+        }
+        if let Some(python) = &torch {
+            let (torch_peak, torch_seconds) = measure_torch(python, &manifest);
+            let ratio = peak as f64 / torch_peak.max(1) as f64;
+            if json {
+                println!(
+                    "{{\"case\":\"train_1_epoch\",\"implementation\":\"pytorch\",\"clips\":{clips},\"stream\":false,\"peak_rss_anon_mib\":{:.1},\"wall_s\":{torch_seconds:.2}}}",
+                    torch_peak as f64 / 1024.0
+                );
+                println!(
+                    "{{\"case\":\"diffres_over_pytorch\",\"clips\":{clips},\"stream\":{stream},\"peak_ratio\":{ratio:.3}}}"
+                );
+            } else {
+                println!(
+                    "{clips:>6} clips (PyTorch, in memory): peak RssAnon {:.1} MiB, {torch_seconds:.1} s; diffres / PyTorch {ratio:.3}x",
+                    torch_peak as f64 / 1024.0
+                );
+            }
         }
     }
     let ratio = peaks[1] as f64 / peaks[0].max(1) as f64;

@@ -62,6 +62,9 @@ struct Args {
     /// One repetition of each case.
     #[arg(long)]
     quick: bool,
+    /// Keep glibc's allocator defaults instead of diffres::keep_freed_memory().
+    #[arg(long)]
+    malloc_defaults: bool,
     /// One JSON object per case and line instead of a table.
     #[arg(long)]
     json: bool,
@@ -161,7 +164,8 @@ fn bench(
 fn main() {
     let args = Args::parse();
     let threads = set_threads(args.threads);
-    diffres::keep_freed_memory(); // as the `diffres` tool does
+    // As the `diffres` tool does, unless the allocator's defaults are asked for.
+    let kept = !args.malloc_defaults && diffres::keep_freed_memory();
     let (cpu, avx512) = (cpu_model(), has_avx512());
     let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 });
     let mel_config = LogMelConfig::default();
@@ -220,6 +224,7 @@ fn main() {
                 "train_step_cpu_s": c.train.1,
                 "infer_cpu_s": c.infer.1,
                 "process_peak_rss_mb": peak_rss_mb(),
+                "malloc": if kept { "kept" } else { "defaults" },
                 "reps": reps,
                 "threads": threads,
                 "cpu": cpu,

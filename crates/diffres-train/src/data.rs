@@ -139,7 +139,7 @@ impl PreparedData {
             FeatureStore::Streamed { .. } => {
                 let extractor = self.extractor()?;
                 let spec = extractor.extract(&self.dataset.clips[i].path)?.spec;
-                let (spec, valid) = spec.fit_frames(self.frames, self.silence);
+                let (spec, valid) = spec.into_fitted(self.frames, self.silence);
                 out.extend_from_slice(&spec.data);
                 Ok(valid)
             }
@@ -186,7 +186,7 @@ impl PreparedData {
                     })
                     .collect();
                 let spec = extractor.extract_samples(&mix)?.spec;
-                let (spec, valid) = spec.fit_frames(self.frames, self.silence);
+                let (spec, valid) = spec.into_fitted(self.frames, self.silence);
                 Ok((p.clip, spec.data, valid))
             })
             .collect();
@@ -422,7 +422,7 @@ pub fn prepare_dataset(
                                 n.apply_all(&mut spec.data);
                             }
                         }
-                        let (spec, valid) = spec.fit_frames(frames, silence);
+                        let (spec, valid) = spec.into_fitted(frames, silence);
                         ClipFeatures {
                             data: spec.data,
                             valid,

@@ -44,6 +44,10 @@ pub fn run_grid(runs: &[GridRun], cache: Option<&Path>, reporter: &SharedReporte
             stop_after: None,
         };
         train(&run.config, &opts)?;
+        // The next run may have other shapes (another front end, hop or model): what this
+        // one freed is not reused then, so give it back (with `keep_freed_memory`, as the
+        // `diffres` tool sets it, nothing else would).
+        diffres::release_freed_memory();
     }
     Ok(())
 }

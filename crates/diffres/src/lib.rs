@@ -74,7 +74,7 @@ pub use importance::{
     MAX_DILATION_GROWTH,
 };
 pub use layer::{DiffRes, DiffResConfig, ResolutionEncoding};
-pub use memory::keep_freed_memory;
+pub use memory::{keep_freed_memory, release_freed_memory};
 pub use output::FrontEndOutput;
 pub use params::trainable_params;
 pub use score_norm::ScoreNormalization;

@@ -316,6 +316,21 @@ mod tests {
     }
 
     #[test]
+    fn into_fitted_equals_fit_frames() {
+        let s = LogMelSpec {
+            frames: 3,
+            n_mels: 2,
+            data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        for n in [0, 1, 2, 3, 4, 7] {
+            let want = s.fit_frames(n, -1.0);
+            let got = s.clone().into_fitted(n, -1.0);
+            assert_eq!(got, want, "n = {n}");
+            assert_eq!(got.0.data.len(), n * 2);
+        }
+    }
+
+    #[test]
     fn parallel_equals_serial() {
         let lm = LogMel::new(LogMelConfig::default().with_hop_ms(1.0)).unwrap();
         let s: Vec<f32> = (0..20_000)

@@ -36,4 +36,16 @@ impl LogMelSpec {
             valid,
         )
     }
+
+    /// [`fit_frames`](Self::fit_frames) in place: the same spectrogram and valid-frame count,
+    /// without a second buffer (a crop truncates and shrinks the values, a pad extends them).
+    /// For a dataset's features held in memory, where a copy per clip doubled the peak.
+    pub fn into_fitted(mut self, n: usize, pad_value: f32) -> (LogMelSpec, usize) {
+        let valid = self.frames.min(n);
+        self.data.truncate(valid * self.n_mels);
+        self.data.resize(n * self.n_mels, pad_value);
+        self.data.shrink_to_fit();
+        self.frames = n;
+        (self, valid)
+    }
 }
