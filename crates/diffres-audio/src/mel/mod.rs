@@ -298,13 +298,18 @@ mod tests {
         assert!(LogMel::new(c.with_n_fft(1)).is_err());
     }
 
-    #[test]
-    fn fit_frames_pads_and_crops() {
-        let s = LogMelSpec {
+    /// Three frames of two mel bins: 1, 2 | 3, 4 | 5, 6.
+    fn three_frames() -> LogMelSpec {
+        LogMelSpec {
             frames: 3,
             n_mels: 2,
             data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-        };
+        }
+    }
+
+    #[test]
+    fn fit_frames_pads_and_crops() {
+        let s = three_frames();
         let (p, v) = s.fit_frames(5, -1.0);
         assert_eq!(v, 3);
         assert_eq!(p.frames, 5);
@@ -317,11 +322,7 @@ mod tests {
 
     #[test]
     fn into_fitted_equals_fit_frames() {
-        let s = LogMelSpec {
-            frames: 3,
-            n_mels: 2,
-            data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-        };
+        let s = three_frames();
         for n in [0, 1, 2, 3, 4, 7] {
             let want = s.fit_frames(n, -1.0);
             let got = s.clone().into_fitted(n, -1.0);
