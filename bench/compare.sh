@@ -3,12 +3,13 @@
 # Rust case, then the same case in PyTorch), and prints every JSON line; then the comparison
 # tables (bench/summarize.py). Both sides use the same thread count, shapes and repetitions.
 #
-#   bench/compare.sh [classifier] [layer] [train]        (default: all three)
+#   bench/compare.sh [classifier] [layer] [train] [memory]     (default: all four)
 #
 # Environment:
 #   TORCH_VENV      virtual environment made by bench/pytorch/setup_venv.sh
 #                   (default bench/pytorch/.venv); or PYTHON, its python
-#   DIFFRES_PYTHON  checkout of https://github.com/haoheliu/diffres-python (layer, train)
+#   DIFFRES_PYTHON  checkout of https://github.com/haoheliu/diffres-python (layer, train,
+#                   memory)
 #   THREADS         threads on both sides (default 2)
 #   REPS            timed repetitions after one warm-up, median reported (default 3)
 #   OUT             file that collects the JSON lines (default bench/results-DATE.jsonl)
@@ -23,7 +24,7 @@ REPS=${REPS:-3}
 PYTHON=${PYTHON:-${TORCH_VENV:-bench/pytorch/.venv}/bin/python}
 OUT=${OUT:-bench/results-$(date -u +%Y-%m-%d).jsonl}
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(classifier layer train)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(classifier layer train memory)
 
 if [ ! -x "$PYTHON" ]; then
     echo "error: no python at $PYTHON: run bench/pytorch/setup_venv.sh, or set TORCH_VENV or PYTHON" >&2
@@ -32,18 +33,18 @@ fi
 for s in "${SUITES[@]}"; do
     case $s in
         classifier) ;;
-        layer|train)
+        layer|train|memory)
             if [ -z "${DIFFRES_PYTHON:-}" ]; then
                 echo "error: $s needs DIFFRES_PYTHON, a checkout of https://github.com/haoheliu/diffres-python" >&2
                 exit 1
             fi ;;
-        *) echo "error: unknown suite '$s' (classifier, layer, train)" >&2; exit 1 ;;
+        *) echo "error: unknown suite '$s' (classifier, layer, train, memory)" >&2; exit 1 ;;
     esac
 done
 
 # shellcheck disable=SC2086 # CARGO_FLAGS is a list of flags
 cargo build --release --quiet --workspace ${CARGO_FLAGS:-} \
-    --example bench_layer --example bench_classifier --example bench_train
+    --example bench_layer --example bench_classifier --example bench_train --example bench_memory
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
 TORCH=("$PYTHON" bench/pytorch/bench_torch.py)
 : > "$OUT"
@@ -75,6 +76,12 @@ for s in "${SUITES[@]}"; do
                 run "$BIN/bench_train" --json --threads "$THREADS" --models "$m" --frontends diffres --reductions 0.75 "${case_[@]}"
                 run "${TORCH[@]}" train --threads "$THREADS" --model "$m" --frontend diffres --reduction 0.75 "${case_[@]}"
             done ;;
+        memory)
+            # Peak memory of a whole training run (one epoch, then validation) on synthetic
+            # datasets of 270 and 5,400 clips, features streamed and held in memory; bench_memory
+            # runs the PyTorch side (bench_torch.py run) itself, sampled the same way.
+            run "$BIN/bench_memory" --json --torch "$PYTHON"
+            run "$BIN/bench_memory" --json --memory --torch "$PYTHON" ;;
     esac
 done
 

@@ -1,5 +1,5 @@
 //! Helpers shared by the Rust benchmarks (`bench_layer`, `bench_classifier`, `bench_train`,
-//! `bench_filterbanks`, `bench_throughput`):
+//! `bench_filterbanks`, `bench_throughput`, `bench_memory`):
 //! what the machine is, process CPU time, medians of timed repetitions, test signals. Each example includes
 //! this file with `#[path]`; not every example uses every helper.
 #![allow(dead_code)]

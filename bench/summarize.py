@@ -5,7 +5,8 @@ bench/pytorch/bench_torch.py (as bench/compare.sh collects them).
   python3 bench/summarize.py results.jsonl [more.jsonl ...]     (standard library only)
 
 Lines are paired by case (model and shape; front end and T; front end, model, reduction and
-T); a case measured several times gives the median of its runs. "x faster" / "x slower"
+T; clips for bench_memory's whole training runs); a case measured several times gives the
+median of its runs. "x faster" / "x slower"
 compare diffres with PyTorch on wall-clock time; the CPU columns give process CPU seconds
 (all threads), the steadier figure on a busy machine.
 """
@@ -31,6 +32,8 @@ def load(paths):
 
 
 def suite(row):
+    if "case" in row:  # bench_memory: only its measured runs make a table
+        return "memory" if row["case"] == "train_1_epoch" else None
     if "train_clips_per_s" in row:
         return "train"
     if "frontend" in row:
@@ -44,6 +47,7 @@ KEYS = {
     "classifier": ("model", "batch", "channels", "frames", "mels"),
     "layer": ("frontend", "T", "batch", "mels"),
     "train": ("frontend", "model", "reduction", "T", "batch", "mels"),
+    "memory": ("clips",),
 }
 
 
@@ -82,6 +86,7 @@ def ratio_rate(ours, theirs):
 
 
 def header(rows):
+    rows = [r for r in rows if "cpu" in r]  # bench_memory's ratio lines do not say
     cpus = sorted({r.get("cpu", "?") for r in rows})
     avx = sorted({str(r.get("avx512")) for r in rows})
     threads = sorted({str(r.get("threads")) for r in rows})
@@ -158,6 +163,27 @@ def train(rows):
     print()
 
 
+def memory(rows):
+    groups = grouped(rows, "memory")
+    if not groups:
+        return
+    print("| clips | diffres streamed (MiB) | diffres in memory (MiB) | PyTorch in memory (MiB) | "
+          "diffres / PyTorch (streamed; in memory) |")
+    print("|---:|---:|---:|---:|---:|")
+    for (clips,), impl in groups.items():
+        ours = impl.get("diffres", [])
+        streamed = med([r for r in ours if r.get("stream")], "peak_rss_anon_mib")
+        held = med([r for r in ours if not r.get("stream")], "peak_rss_anon_mib")
+        theirs = med(impl.get("pytorch", []), "peak_rss_anon_mib")
+
+        def share(v):
+            return "-" if v is None or not theirs else f"{v / theirs:.2f}x"
+
+        print(f"| {clips:,} | {fmt(streamed, 1)} | {fmt(held, 1)} | {fmt(theirs, 1)} | "
+              f"{share(streamed)}; {share(held)} |")
+    print()
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: summarize.py RESULTS.jsonl [...]")
@@ -168,6 +194,7 @@ def main():
     classifiers(rows)
     layer(rows)
     train(rows)
+    memory(rows)
 
 
 if __name__ == "__main__":

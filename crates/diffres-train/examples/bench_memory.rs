@@ -19,6 +19,9 @@
 //! the same way, and prints the ratio of the peaks per size: the target is diffres at
 //! most 1.5x PyTorch's.
 
+#[path = "../../../bench/harness.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -88,7 +91,7 @@ fn measure(manifest: &Path, work: &Path, stream: bool) -> (u64, f64) {
 
 /// `bench_torch.py run` on the same clips with the same settings as [`config`], in this
 /// process's child (so it is sampled like the Rust side).
-fn measure_torch(python: &Path, manifest: &Path) -> (u64, f64) {
+fn measure_torch(python: &Path, manifest: &Path, threads: usize) -> (u64, f64) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/pytorch/bench_torch.py");
     let c = config(manifest, false);
     let mut child = Command::new(python);
@@ -98,7 +101,8 @@ fn measure_torch(python: &Path, manifest: &Path) -> (u64, f64) {
         .arg("--in-process")
         .arg("--manifest")
         .arg(manifest)
-        .args(["--threads", "2", "--model", "cnn", "--frontend", "diffres"])
+        .args(["--threads", &threads.to_string()])
+        .args(["--model", "cnn", "--frontend", "diffres"])
         .args(["--reduction", &c.reduction.to_string()])
         .args(["--frames", &c.frames.expect("set").to_string()])
         .args(["--mels", &c.mels.to_string()])
@@ -147,6 +151,14 @@ fn main() {
         .iter()
         .position(|a| a == "--torch")
         .map(|i| PathBuf::from(args.get(i + 1).expect("--torch PYTHON")));
+    // The Rust child's thread count (one per core, or RAYON_NUM_THREADS), given to the
+    // PyTorch side too; with the machine, a field of every measured line.
+    let threads = harness::set_threads(None);
+    let host = format!(
+        "\"cpu\":{:?},\"avx512\":{},\"threads\":{threads}",
+        harness::cpu_model(),
+        harness::has_avx512(),
+    );
     let work = std::env::temp_dir().join("diffres-bench-memory");
     let mut peaks = Vec::new();
     for per_class in sizes {
@@ -169,7 +181,7 @@ fn main() {
         peaks.push(peak);
         if json {
             println!(
-                "{{\"case\":\"train_1_epoch\",\"implementation\":\"diffres\",\"clips\":{clips},\"stream\":{stream},\"peak_rss_anon_mib\":{:.1},\"wall_s\":{seconds:.2}}}",
+                "{{\"case\":\"train_1_epoch\",\"implementation\":\"diffres\",\"clips\":{clips},\"stream\":{stream},\"peak_rss_anon_mib\":{:.1},\"wall_s\":{seconds:.2},{host}}}",
                 peak as f64 / 1024.0
             );
         } else {
@@ -180,11 +192,11 @@ fn main() {
             );
         }
         if let Some(python) = &torch {
-            let (torch_peak, torch_seconds) = measure_torch(python, &manifest);
+            let (torch_peak, torch_seconds) = measure_torch(python, &manifest, threads);
             let ratio = peak as f64 / torch_peak.max(1) as f64;
             if json {
                 println!(
-                    "{{\"case\":\"train_1_epoch\",\"implementation\":\"pytorch\",\"clips\":{clips},\"stream\":false,\"peak_rss_anon_mib\":{:.1},\"wall_s\":{torch_seconds:.2}}}",
+                    "{{\"case\":\"train_1_epoch\",\"implementation\":\"pytorch\",\"clips\":{clips},\"stream\":false,\"peak_rss_anon_mib\":{:.1},\"wall_s\":{torch_seconds:.2},{host}}}",
                     torch_peak as f64 / 1024.0
                 );
                 println!(
