@@ -365,6 +365,31 @@ def mel_matrix(torch, sample_rate, n_fft, n_mels):
     return torch.clamp(torch.minimum(down, up), min=0.0).float()
 
 
+# diffres-audio's log-mel defaults: 16 kHz, n_fft 512, Hann window of 400, hop 160, log floor.
+SAMPLE_RATE, N_FFT, WINDOW, HOP, LOG_FLOOR = 16_000, 512, 400, 160, 1e-6
+
+
+def log_mel_fn(torch, mels):
+    """diffres-audio's log-mel (the constants above, `mels` HTK mels, power 2), computed in
+    float32: a function of waveforms [B, samples] and a frame count giving [B, frames, mels],
+    cut or padded with silence (the log floor). The window and filterbank are built once."""
+    window = torch.hann_window(WINDOW)
+    fb = mel_matrix(torch, SAMPLE_RATE, N_FFT, mels)
+
+    def log_mel(waves, frames):
+        spec = torch.stft(waves, N_FFT, hop_length=HOP, win_length=WINDOW, window=window,
+                          center=True, pad_mode="reflect", return_complex=True)
+        power = spec.abs().pow(2).transpose(1, 2)  # [B, samples / hop + 1, n_fft / 2 + 1]
+        logmel = torch.log(torch.clamp(power @ fb, min=LOG_FLOOR))[:, :frames]
+        if logmel.shape[1] < frames:
+            pad = torch.full((logmel.shape[0], frames - logmel.shape[1], mels),
+                             math.log(LOG_FLOOR))
+            logmel = torch.cat([logmel, pad], 1)
+        return logmel
+
+    return log_mel
+
+
 def case_train(args):
     """bench_train's case: same data formulas, batch, shapes, loss and optimiser."""
     torch = import_torch(args.threads)
@@ -409,33 +434,27 @@ def case_train(args):
 
     train_step_s, train_step_cpu_s = measure(args.reps, step)
 
-    # Inference: waveform -> log-mel (16 kHz, n_fft 512, window 400, hop 160, 128 HTK mels,
-    # power 2, log floor 1e-6: diffres-audio's defaults) -> front end -> classifier -> label.
-    sr, hop, n_fft, win = 16_000, 160, 512, 400
-    n = np.arange(frames * hop)
-    t = n / sr
+    # Inference: waveform -> log-mel (diffres-audio's defaults) -> front end -> classifier ->
+    # label.
+    n = np.arange(frames * HOP)
+    t = n / SAMPLE_RATE
     waves = np.stack([
         0.3 * np.sin(2 * np.pi * (300.0 + 100.0 * b + 2000.0 * t) * t)
         + 0.01 * ((n * 7919 % 1000) / 500.0 - 1.0)
         for b in range(batch)
     ]).astype(np.float32)
     waves = torch.from_numpy(waves)
-    window = torch.hann_window(win)
-    fb = mel_matrix(torch, sr, n_fft, mels)
+    log_mel = log_mel_fn(torch, mels)
     for m in modules:
         m.eval()
 
     def infer():
         with torch.no_grad():
-            spec = torch.stft(waves, n_fft, hop_length=hop, win_length=win, window=window,
-                              center=True, pad_mode="reflect", return_complex=True)
-            power = spec.abs().pow(2).transpose(1, 2)  # [B, T + 1, n_fft / 2 + 1]
-            logmel = torch.log(torch.clamp(power @ fb, min=1e-6))[:, :frames]
-            feature, _ = features(logmel)
+            feature, _ = features(log_mel(waves, frames))
             torch.softmax(classifier(feature), 1).argmax(1)
 
     infer_s, infer_cpu_s = measure(args.reps, infer)
-    clip_s = frames * hop / sr
+    clip_s = frames * HOP / SAMPLE_RATE
     return {
         "frontend": args.frontend,
         "model": args.model,
@@ -450,22 +469,6 @@ def case_train(args):
         "infer_cpu_s": infer_cpu_s,
         "process_peak_rss_mb": peak_rss_mb(),
     }
-
-
-def log_mel(torch, waves, frames, mels):
-    """diffres-audio's log-mel (16 kHz, n_fft 512, window 400, hop 160, HTK mels, power 2, log
-    floor 1e-6), cut or padded with silence (the floor) to `frames`: [B, frames, mels]."""
-    sr, hop, n_fft, win = 16_000, 160, 512, 400
-    spec = torch.stft(waves, n_fft, hop_length=hop, win_length=win,
-                      window=torch.hann_window(win), center=True, pad_mode="reflect",
-                      return_complex=True)
-    power = spec.abs().pow(2).transpose(1, 2)
-    logmel = torch.log(torch.clamp(power @ mel_matrix(torch, sr, n_fft, mels), min=1e-6))
-    logmel = logmel[:, :frames]
-    if logmel.shape[1] < frames:
-        pad = torch.full((logmel.shape[0], frames - logmel.shape[1], mels), math.log(1e-6))
-        logmel = torch.cat([logmel, pad], 1)
-    return logmel
 
 
 def case_run(args):
@@ -484,6 +487,8 @@ def case_run(args):
     labels = sorted({r["label"] for r in rows})
     index = {name: i for i, name in enumerate(labels)}
 
+    log_mel = log_mel_fn(torch, args.mels)
+
     def load(splits):
         chosen = [r for r in rows if r["split"] in splits]
         if not chosen:
@@ -493,7 +498,7 @@ def case_run(args):
             waves = []
             for r in chosen[start:start + 64]:
                 with wave.open(os.path.join(folder, r["path"]), "rb") as w:
-                    if w.getsampwidth() != 2 or w.getframerate() != 16_000:
+                    if w.getsampwidth() != 2 or w.getframerate() != SAMPLE_RATE:
                         raise SystemExit(f"error: {r['path']}: expected 16-bit 16 kHz WAV")
                     pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
                 waves.append(pcm.astype(np.float32) / 32768.0)
@@ -501,7 +506,7 @@ def case_run(args):
             batch = np.zeros((len(waves), longest), dtype=np.float32)
             for i, x in enumerate(waves):
                 batch[i, :len(x)] = x
-            feats.append(log_mel(torch, torch.from_numpy(batch), args.frames, args.mels))
+            feats.append(log_mel(torch.from_numpy(batch), args.frames))
         targets = torch.tensor([index[r["label"]] for r in chosen])
         return torch.cat(feats), targets
 
